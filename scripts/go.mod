@@ -1,0 +1,3 @@
+module gracefulshutdown.lab/scripts
+
+go 1.26
