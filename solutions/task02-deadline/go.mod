@@ -1,0 +1,3 @@
+module gracefulshutdown.lab/solutions/task02-deadline
+
+go 1.26

@@ -1,0 +1,3 @@
+module gracefulshutdown.lab/solutions/task03-errserverclosed
+
+go 1.26

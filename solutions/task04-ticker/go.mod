@@ -1,0 +1,3 @@
+module gracefulshutdown.lab/solutions/task04-ticker
+
+go 1.26

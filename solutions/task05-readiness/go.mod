@@ -1,0 +1,3 @@
+module gracefulshutdown.lab/solutions/task05-readiness
+
+go 1.26
