@@ -1,0 +1,288 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Status is what happened to one test.
+type Status string
+
+const (
+	Pass    Status = "pass"
+	Fail    Status = "fail"
+	Skip    Status = "skip"
+	Timeout Status = "timeout" // still running when the time ran out
+)
+
+// TestResult is one test (or subtest) of a run.
+type TestResult struct {
+	Name    string  `json:"name"`
+	Status  Status  `json:"status"`
+	Seconds float64 `json:"seconds"`
+	// Output is what the test printed (t.Log, t.Error, ...), without the
+	// framework's own === RUN / --- FAIL lines.
+	Output []string `json:"output,omitempty"`
+}
+
+// TopLevel reports whether the result is a test rather than a subtest.
+func (r *TestResult) TopLevel() bool { return !strings.Contains(r.Name, "/") }
+
+// Run is the outcome of one `go test` of one task folder.
+type Run struct {
+	Tests       []*TestResult // in the order they started
+	BuildFailed bool
+	BuildOutput string // compiler errors, or what go test printed outside the JSON stream
+	TimedOut    bool
+	Elapsed     time.Duration
+}
+
+// Top is the top-level tests: the task's criteria.
+func (r *Run) Top() []*TestResult {
+	var out []*TestResult
+	for _, t := range r.Tests {
+		if t.TopLevel() {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// Test is the result named name, or nil.
+func (r *Run) Test(name string) *TestResult {
+	for _, t := range r.Tests {
+		if t.Name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// Failed is the top-level tests that did not pass, sorted.
+func (r *Run) Failed() []string {
+	var out []string
+	for _, t := range r.Top() {
+		if t.Status != Pass {
+			out = append(out, t.Name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Passed counts the top-level tests that passed.
+func (r *Run) Passed() int { return len(r.Top()) - len(r.Failed()) }
+
+// OK reports whether the run built, ran at least one test, and every test
+// passed. A skipped test is not a passed one.
+func (r *Run) OK() bool {
+	return !r.BuildFailed && !r.TimedOut && len(r.Top()) > 0 && len(r.Failed()) == 0
+}
+
+// Explain is what the tests that did not pass said, for a person: each
+// failing test's own lines, indented under a subtest's name where it has
+// subtests.
+func (r *Run) Explain(test string) []string {
+	var lines []string
+	for _, t := range r.Tests {
+		if t.Name != test && !strings.HasPrefix(t.Name, test+"/") {
+			continue
+		}
+		if t.Status == Pass || len(t.Output) == 0 {
+			if t.Status == Timeout && t.Name == test {
+				lines = append(lines, "still running when the time limit ran out: something waits forever")
+			}
+			continue
+		}
+		if t.Name == test {
+			lines = append(lines, t.Output...)
+			continue
+		}
+		lines = append(lines, strings.TrimPrefix(t.Name, test+"/")+":")
+		for _, l := range t.Output {
+			lines = append(lines, "  "+l)
+		}
+	}
+	return lines
+}
+
+// goTest describes one `go test` invocation.
+type goTest struct {
+	Dir     string // the task folder
+	Overlay string // an overlay file, or ""
+	Race    bool
+	Cached  bool          // allow go test's result cache (check, list)
+	Run     string        // -run pattern, or ""
+	Limit   time.Duration // for the whole invocation, build included
+}
+
+// args is the go command line.
+func (g goTest) args() []string {
+	args := []string{"test", "-json"}
+	if g.Race {
+		args = append(args, "-race")
+	}
+	if !g.Cached {
+		args = append(args, "-count=1")
+	}
+	if g.Overlay != "" {
+		args = append(args, "-overlay", g.Overlay)
+	}
+	if g.Run != "" {
+		args = append(args, "-run", g.Run)
+	}
+	// The test binary's own limit comes first, so that a hang shows up as
+	// a panic that names the running tests; ours is the backstop.
+	args = append(args, "-timeout", (g.Limit * 3 / 4).Round(time.Second).String(), ".")
+	return args
+}
+
+// run runs go test and parses what it reports.
+func (g goTest) run(ctx context.Context) (*Run, error) {
+	ctx, cancel := context.WithTimeout(ctx, g.Limit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", g.args()...)
+	cmd.Dir = g.Dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	ownProcessGroup(cmd)
+	start := time.Now()
+	err := cmd.Start()
+	if err != nil {
+		return nil, fmt.Errorf("go test in %s: %w", g.Dir, err)
+	}
+	err = cmd.Wait()
+	// The programs that tests start are grandchildren; a test binary that
+	// panicked or was killed leaves them running. Sweep the whole group.
+	killProcessGroup(cmd)
+	run := parseTestJSON(&stdout)
+	run.Elapsed = time.Since(start)
+	if ctx.Err() != nil {
+		run.TimedOut = true
+		run.markRunning()
+	}
+	if s := strings.TrimSpace(stderr.String()); s != "" {
+		run.BuildOutput = strings.TrimSpace(run.BuildOutput + "\n" + s)
+	}
+	if len(run.Tests) == 0 && !run.TimedOut && run.BuildOutput != "" {
+		run.BuildFailed = true
+	}
+	var exitErr *exec.ExitError
+	if err != nil && !errors.As(err, &exitErr) && !run.TimedOut {
+		return nil, fmt.Errorf("go test in %s: %w", g.Dir, err)
+	}
+	return run, nil
+}
+
+// testEvent is one line of `go test -json` (cmd/test2json).
+type testEvent struct {
+	Action      string
+	Test        string
+	Elapsed     float64
+	Output      string
+	FailedBuild string
+}
+
+// parseTestJSON reads the event stream of one package. Lines that are not
+// events (older toolchains print build errors that way) are kept as build
+// output.
+func parseTestJSON(r io.Reader) *Run {
+	run := &Run{}
+	byName := map[string]*TestResult{}
+	var buildOut []string
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
+	for sc.Scan() {
+		line := sc.Bytes()
+		var ev testEvent
+		if len(line) == 0 || line[0] != '{' || json.Unmarshal(line, &ev) != nil {
+			buildOut = append(buildOut, string(line))
+			continue
+		}
+		switch {
+		case ev.Action == "build-output":
+			buildOut = append(buildOut, strings.TrimRight(ev.Output, "\n"))
+			continue
+		case ev.Action == "build-fail", ev.FailedBuild != "":
+			run.BuildFailed = true
+			continue
+		case ev.Test == "":
+			if ev.Action == "output" && strings.HasPrefix(ev.Output, "panic: test timed out") {
+				run.TimedOut = true
+			}
+			if ev.Action == "output" && isProblemOutput(ev.Output) {
+				buildOut = append(buildOut, strings.TrimRight(ev.Output, "\n"))
+			}
+			continue
+		}
+		t := byName[ev.Test]
+		if t == nil {
+			t = &TestResult{Name: ev.Test}
+			byName[ev.Test] = t
+			run.Tests = append(run.Tests, t)
+		}
+		switch ev.Action {
+		case "pass", "fail", "skip":
+			t.Status = Status(ev.Action)
+			t.Seconds = ev.Elapsed
+		case "output":
+			if line, ok := testOutputLine(ev.Output, strings.Count(ev.Test, "/")+1); ok {
+				t.Output = append(t.Output, line)
+			}
+		}
+	}
+	if run.TimedOut {
+		run.markRunning()
+	}
+	run.BuildOutput = strings.TrimSpace(strings.Join(buildOut, "\n"))
+	return run
+}
+
+// markRunning marks every test that never finished as timed out.
+func (r *Run) markRunning() {
+	for _, t := range r.Tests {
+		if t.Status == "" {
+			t.Status = Timeout
+		}
+	}
+}
+
+// isProblemOutput picks, from package-level output, the lines a person needs
+// when no test could report: leaked goroutines, panics, a failing TestMain.
+func isProblemOutput(s string) bool {
+	for _, p := range []string{"goleak", "found unexpected goroutines", "panic:", "FAIL\t", "exit status", "WARNING: DATA RACE", "Goroutine "} {
+		if strings.Contains(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// testOutputLine strips the framework's bookkeeping lines from a test's
+// output and keeps what the test itself said, less the four spaces of
+// indent that go test adds per level of nesting.
+func testOutputLine(s string, depth int) (string, bool) {
+	trimmed := strings.TrimSpace(s)
+	for _, p := range []string{"=== RUN", "=== PAUSE", "=== CONT", "=== NAME", "--- PASS", "--- FAIL", "--- SKIP"} {
+		if strings.HasPrefix(trimmed, p) {
+			return "", false
+		}
+	}
+	if trimmed == "" {
+		return "", false
+	}
+	line := strings.TrimRight(s, "\n")
+	for range depth {
+		line = strings.TrimPrefix(line, "    ")
+	}
+	return line, true
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+)
+
+// taskGrade is one task's line of a grade report.
+type taskGrade struct {
+	Task    string        `json:"task"`
+	Number  int           `json:"number"`
+	Title   string        `json:"title"`
+	Status  string        `json:"status"` // pass, fail, timeout, build-error, missing
+	Passed  int           `json:"passed"`
+	Total   int           `json:"total"`
+	Seconds float64       `json:"seconds"`
+	Tests   []*TestResult `json:"tests,omitempty"`
+	Problem string        `json:"problem,omitempty"` // build errors and the like
+}
+
+// gradeReport is the JSON written by grade --json.
+type gradeReport struct {
+	Workspace string       `json:"workspace"`
+	Graded    time.Time    `json:"graded"`
+	Tasks     []*taskGrade `json:"tasks"`
+	Passed    int          `json:"passed"`
+	Failed    int          `json:"failed"`
+	Missing   int          `json:"missing"`
+}
+
+// grade runs every task's tests on the workspace at ws, as the learner left
+// it, and reports each. The result cache is not used: a grade is a fresh
+// run. It reports whether every task passed.
+func grade(ctx context.Context, ws *Workspace, jobs int, jsonPath string, w io.Writer) (bool, error) {
+	report := &gradeReport{Workspace: ws.Root, Graded: time.Now().UTC()}
+	grades := make([]*taskGrade, len(ws.Tasks))
+	sem := make(chan struct{}, jobs)
+	var wg sync.WaitGroup
+	for i, t := range ws.Tasks {
+		grades[i] = &taskGrade{Task: t.Dir, Number: t.Number, Title: t.Title, Status: "missing"}
+		if !t.Present {
+			continue
+		}
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			run, err := goTest{Dir: t.Path, Race: true, Limit: testLimit}.run(ctx)
+			fillGrade(grades[i], run, err)
+		})
+	}
+	wg.Wait()
+
+	fmt.Fprintf(w, "Grading %s\n\n", ws.Root)
+	fmt.Fprintf(w, "  %-3s %-24s %-12s %-8s %s\n", "#", "task", "status", "tests", "time")
+	for _, g := range grades {
+		report.Tasks = append(report.Tasks, g)
+		switch g.Status {
+		case "missing":
+			report.Missing++
+			fmt.Fprintf(w, "  %-3d %-24s %-12s\n", g.Number, g.Task, "missing")
+			continue
+		case "pass":
+			report.Passed++
+		default:
+			report.Failed++
+		}
+		fmt.Fprintf(w, "  %-3d %-24s %-12s %-8s %5.1fs\n", g.Number, g.Task, g.Status, fmt.Sprintf("%d/%d", g.Passed, g.Total), g.Seconds)
+		for _, tr := range g.Tests {
+			if tr.TopLevel() && tr.Status != Pass {
+				fmt.Fprintf(w, "        %s %s (%s)\n", mark(tr.Status), tr.Name, tr.Status)
+			}
+		}
+		if g.Problem != "" {
+			fmt.Fprintf(w, "        %s\n", firstLine(g.Problem))
+		}
+	}
+	fmt.Fprintf(w, "\n%d tasks pass, %d fail, %d missing\n", report.Passed, report.Failed, report.Missing)
+	if jsonPath != "" {
+		b, err := json.MarshalIndent(report, "", "  ")
+		if err != nil {
+			return false, err
+		}
+		if err := os.WriteFile(jsonPath, append(b, '\n'), 0o644); err != nil {
+			return false, err
+		}
+		fmt.Fprintf(w, "report written to %s\n", jsonPath)
+	}
+	return report.Failed == 0, nil
+}
+
+func fillGrade(g *taskGrade, run *Run, err error) {
+	if err != nil {
+		g.Status, g.Problem = "fail", err.Error()
+		return
+	}
+	g.Seconds = run.Elapsed.Seconds()
+	g.Tests = run.Tests
+	g.Total = len(run.Top())
+	g.Passed = run.Passed()
+	switch {
+	case run.BuildFailed:
+		g.Status, g.Problem = "build-error", run.BuildOutput
+	case run.TimedOut:
+		g.Status = "timeout"
+	case run.OK():
+		g.Status = "pass"
+	default:
+		g.Status = "fail"
+		g.Problem = packageProblem(run)
+	}
+}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Meta is a task's task.toml.
+type Meta struct {
+	Number int    `toml:"number"`
+	Title  string `toml:"title"`
+	Level  string `toml:"level"`
+	// Kind is "program" (the learner writes the program; the default) or
+	// "test" (the learner writes the test, which is graded in reverse).
+	Kind string `toml:"kind"`
+	// Files are the files a learner edits, relative to the task folder;
+	// solutions/<task>/ holds the reference answer of each.
+	Files []string `toml:"files"`
+	// StarterFails are the top-level tests the starter must fail; it must
+	// pass every other test.
+	StarterFails []string `toml:"starter_fails"`
+	Hints        []string `toml:"hints"`
+	Bugs         []Bug    `toml:"bugs"`
+}
+
+// Bug is a catalogued wrong answer: a patch against the reference answer,
+// kept at solutions/<task>/bugs/<name>.patch.
+type Bug struct {
+	Name string `toml:"name"`
+	What string `toml:"what"`
+}
+
+func loadMeta(path string) (*Meta, error) {
+	var m Meta
+	md, err := toml.DecodeFile(path, &m)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if undecoded := md.Undecoded(); len(undecoded) > 0 {
+		return nil, fmt.Errorf("%s: unknown key %q", path, undecoded[0].String())
+	}
+	if m.Kind == "" {
+		m.Kind = "program"
+	}
+	if m.Kind != "program" && m.Kind != "test" {
+		return nil, fmt.Errorf("%s: kind %q: want program or test", path, m.Kind)
+	}
+	if len(m.Files) == 0 {
+		return nil, fmt.Errorf("%s: files is empty: name the files a learner edits", path)
+	}
+	for _, f := range m.Files {
+		if filepath.IsAbs(f) || strings.HasPrefix(filepath.Clean(f), "..") {
+			return nil, fmt.Errorf("%s: file %q must be inside the task folder", path, f)
+		}
+	}
+	for i := range m.Hints {
+		m.Hints[i] = strings.TrimSpace(m.Hints[i])
+	}
+	return &m, nil
+}
+
+// bugPatch is where the patch of bug b of task t lives.
+func (t *Task) bugPatch(b Bug) string {
+	return filepath.Join(t.SolPath, "bugs", b.Name+".patch")
+}
+
+// readFile is os.ReadFile with the path in the error, for one-line reports.
+func readFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return b, nil
+}
