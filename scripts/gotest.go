@@ -104,11 +104,11 @@ func (r *Run) Explain(test string) []string {
 			continue
 		}
 		if t.Name == test {
-			lines = append(lines, t.Output...)
+			lines = append(lines, dedent(t.Output)...)
 			continue
 		}
 		lines = append(lines, strings.TrimPrefix(t.Name, test+"/")+":")
-		for _, l := range t.Output {
+		for _, l := range dedent(t.Output) {
 			lines = append(lines, "  "+l)
 		}
 	}
@@ -235,7 +235,7 @@ func parseTestJSON(r io.Reader) *Run {
 			t.Status = Status(ev.Action)
 			t.Seconds = ev.Elapsed
 		case "output":
-			if line, ok := testOutputLine(ev.Output, strings.Count(ev.Test, "/")+1); ok {
+			if line, ok := testOutputLine(ev.Output); ok {
 				t.Output = append(t.Output, line)
 			}
 		}
@@ -268,9 +268,8 @@ func isProblemOutput(s string) bool {
 }
 
 // testOutputLine strips the framework's bookkeeping lines from a test's
-// output and keeps what the test itself said, less the four spaces of
-// indent that go test adds per level of nesting.
-func testOutputLine(s string, depth int) (string, bool) {
+// output and keeps what the test itself said.
+func testOutputLine(s string) (string, bool) {
 	trimmed := strings.TrimSpace(s)
 	for _, p := range []string{"=== RUN", "=== PAUSE", "=== CONT", "=== NAME", "--- PASS", "--- FAIL", "--- SKIP"} {
 		if strings.HasPrefix(trimmed, p) {
@@ -280,9 +279,20 @@ func testOutputLine(s string, depth int) (string, bool) {
 	if trimmed == "" {
 		return "", false
 	}
-	line := strings.TrimRight(s, "\n")
-	for range depth {
-		line = strings.TrimPrefix(line, "    ")
+	return strings.TrimRight(s, "\n"), true
+}
+
+// dedent removes the first line's indent from every line: go test indents
+// a test's output by its nesting, which means nothing to a reader.
+func dedent(lines []string) []string {
+	if len(lines) == 0 {
+		return nil
 	}
-	return line, true
+	first := lines[0]
+	pad := first[:len(first)-len(strings.TrimLeft(first, " "))]
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = strings.TrimPrefix(l, pad)
+	}
+	return out
 }

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestCriterionReadsLikeWords(t *testing.T) {
+	for in, want := range map[string]string{
+		"TestInFlightRequestFinishes": "in flight request finishes",
+		"TestBadFlagsExitTwo":         "bad flags exit two",
+		"TestHTTPServerDrains":        "HTTP server drains",
+		"TestReadyzIs503":             "readyz is503",
+		"TestExitsWithin_Deadline":    "exits within deadline",
+	} {
+		if got := criterion(in); got != want {
+			t.Errorf("criterion(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestParseInterleavedFlags(t *testing.T) {
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	level := fs.Int("level", 1, "")
+	solution := fs.Bool("solution", false, "")
+	got, err := parseInterleaved(fs, []string{"3", "--level", "2", "--solution", "--", "-addr", ":9000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"3", "-addr", ":9000"}; !slices.Equal(got, want) || *level != 2 || !*solution {
+		t.Errorf("positional %q level %d solution %v; want %q, 2, true", got, *level, *solution, want)
+	}
+}
+
+func TestUsageErrorsExitTwo(t *testing.T) {
+	for _, args := range [][]string{{"frobnicate"}, {"hint"}, {"hint", "21"}, {"check", "one"}, {"list", "extra"}, {"hint", "1", "--level"}} {
+		var stdout, stderr bytes.Buffer
+		if code := lab(context.Background(), args, &stdout, &stderr); code != 2 {
+			t.Errorf("lab %q exited %d, want 2 (stderr: %s)", args, code, stderr.String())
+		}
+		if lines := strings.Count(strings.TrimSpace(stderr.String()), "\n"); lines > 1 {
+			t.Errorf("lab %q explained itself in %d lines; keep it short:\n%s", args, lines+1, stderr.String())
+		}
+	}
+}
+
+// TestEveryTaskMetadataIsConsistent loads each task of this workspace and
+// applies each catalogued bug, without running a test: the cheap half of
+// verify, for the tool's own suite.
+func TestEveryTaskMetadataIsConsistent(t *testing.T) {
+	root, err := findRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, err := openWorkspace(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ws.Present()) == 0 {
+		t.Fatal("no task found in the workspace")
+	}
+	for _, task := range ws.Present() {
+		m := task.Meta
+		if m.Number != task.Number {
+			t.Errorf("%s: task.toml says number %d", task.Dir, m.Number)
+		}
+		if len(m.Hints) != 3 {
+			t.Errorf("%s: %d hint levels, want 3", task.Dir, len(m.Hints))
+		}
+		if len(m.Bugs) < 2 {
+			t.Errorf("%s: %d catalogued bugs, want at least 2", task.Dir, len(m.Bugs))
+		}
+		if len(m.StarterFails) == 0 {
+			t.Errorf("%s: starter_fails is empty: the starter must fail something", task.Dir)
+		}
+		for _, f := range m.Files {
+			if _, err := os.Stat(filepath.Join(task.SolPath, f)); err != nil {
+				t.Errorf("%s: no reference for %s: %v", task.Dir, f, err)
+			}
+		}
+		for _, b := range m.Bugs {
+			if _, err := bugFiles(task, b); err != nil {
+				t.Errorf("%s: bug %s: %v", task.Dir, b.Name, err)
+			}
+		}
+		for _, marker := range []string{"TODO(task"} {
+			src, _ := os.ReadFile(filepath.Join(task.Path, m.Files[0]))
+			if !bytes.Contains(src, []byte(marker)) {
+				t.Errorf("%s: the starter %s has no %s…) marker to show where to work", task.Dir, m.Files[0], marker)
+			}
+		}
+	}
+}
