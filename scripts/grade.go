@@ -31,12 +31,16 @@ type gradeReport struct {
 	Passed    int          `json:"passed"`
 	Failed    int          `json:"failed"`
 	Missing   int          `json:"missing"`
+	// NotWritten counts the tasks this lab does not have yet.
+	NotWritten int `json:"not_written"`
 }
 
 // grade runs every task's tests on the workspace at ws, as the learner left
-// it, and reports each. The result cache is not used: a grade is a fresh
-// run. It reports whether every task passed.
-func grade(ctx context.Context, ws *Workspace, jobs int, jsonPath string, w io.Writer) (bool, error) {
+// it, and reports each. A task that this lab (lab, the grader's own
+// workspace) has and ws lacks is missing; tasks neither has are not written
+// yet and left out. The result cache is not used: a grade is a fresh run.
+// It reports whether every task present passed.
+func grade(ctx context.Context, lab, ws *Workspace, jobs int, jsonPath string, w io.Writer) (bool, error) {
 	report := &gradeReport{Workspace: ws.Root, Graded: time.Now().UTC()}
 	grades := make([]*taskGrade, len(ws.Tasks))
 	sem := make(chan struct{}, jobs)
@@ -49,7 +53,7 @@ func grade(ctx context.Context, ws *Workspace, jobs int, jsonPath string, w io.W
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			run, err := goTest{Dir: t.Path, Race: true, Limit: testLimit}.run(ctx)
+			run, err := gradeTask(ctx, lab.Tasks[i], t)
 			fillGrade(grades[i], run, err)
 		})
 	}
@@ -57,7 +61,11 @@ func grade(ctx context.Context, ws *Workspace, jobs int, jsonPath string, w io.W
 
 	fmt.Fprintf(w, "Grading %s\n\n", ws.Root)
 	fmt.Fprintf(w, "  %-3s %-24s %-12s %-8s %s\n", "#", "task", "status", "tests", "time")
-	for _, g := range grades {
+	for i, g := range grades {
+		if g.Status == "missing" && !lab.Tasks[i].Present {
+			report.NotWritten++
+			continue
+		}
 		report.Tasks = append(report.Tasks, g)
 		switch g.Status {
 		case "missing":
@@ -79,7 +87,11 @@ func grade(ctx context.Context, ws *Workspace, jobs int, jsonPath string, w io.W
 			fmt.Fprintf(w, "        %s\n", firstLine(g.Problem))
 		}
 	}
-	fmt.Fprintf(w, "\n%d tasks pass, %d fail, %d missing\n", report.Passed, report.Failed, report.Missing)
+	fmt.Fprintf(w, "\n%d tasks pass, %d fail, %d missing", report.Passed, report.Failed, report.Missing)
+	if report.NotWritten > 0 {
+		fmt.Fprintf(w, " (and %d not written yet)", report.NotWritten)
+	}
+	fmt.Fprintln(w)
 	if jsonPath != "" {
 		b, err := json.MarshalIndent(report, "", "  ")
 		if err != nil {
@@ -91,6 +103,25 @@ func grade(ctx context.Context, ws *Workspace, jobs int, jsonPath string, w io.W
 		fmt.Fprintf(w, "report written to %s\n", jsonPath)
 	}
 	return report.Failed == 0, nil
+}
+
+// gradeTask tests the learner's task t. When t is another workspace's copy
+// of the lab's task labTask, everything but the files the learner edits
+// comes from the lab: a learner's copy is graded against the lab's tests,
+// not against tests the learner may have changed.
+func gradeTask(ctx context.Context, labTask, t *Task) (*Run, error) {
+	g := goTest{Dir: t.Path, Race: true, Limit: testLimit}
+	if labTask.Present && labTask.Path != t.Path {
+		dir, err := os.MkdirTemp("", "lab-grade-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		if g.Overlay, err = labFilesOverlay(dir, labTask, t); err != nil {
+			return nil, err
+		}
+	}
+	return g.run(ctx)
 }
 
 func fillGrade(g *taskGrade, run *Run, err error) {

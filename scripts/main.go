@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"syscall"
@@ -79,12 +80,7 @@ func dispatch(ctx context.Context, cmd string, args []string, w io.Writer) (bool
 		return false, fmt.Errorf("-j must be at least 1: %w", errUsage)
 	}
 
-	dir := "."
-	if cmd == "grade" && len(positional) > 0 {
-		dir = positional[0]
-		positional = positional[1:]
-	}
-	root, err := findRoot(dir)
+	root, err := findRoot(".")
 	if err != nil {
 		return false, err
 	}
@@ -118,10 +114,17 @@ func dispatch(ctx context.Context, cmd string, args []string, w io.Writer) (bool
 		}
 		return true, runTask(ctx, ws, n, *solution, positional[1:])
 	case "grade":
+		target := ws
+		if len(positional) > 0 {
+			if target, err = openTarget(positional[0]); err != nil {
+				return false, err
+			}
+			positional = positional[1:]
+		}
 		if err := noArgs(positional); err != nil {
 			return false, err
 		}
-		return grade(ctx, ws, *jobs, *jsonPath, w)
+		return grade(ctx, ws, target, *jobs, *jsonPath, w)
 	case "verify":
 		var only []int
 		for _, a := range positional {
@@ -156,6 +159,18 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		positional = append(positional, rest[0])
 		args = rest[1:]
 	}
+}
+
+// openTarget opens the workspace at dir, which must be a lab's root.
+func openTarget(dir string) (*Workspace, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(abs, "go.work")); err != nil {
+		return nil, fmt.Errorf("%s is not a lab workspace (no go.work there)", dir)
+	}
+	return openWorkspace(abs)
 }
 
 func taskNumber(s string) (int, error) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/bluekeyes/go-gitdiff/gitdiff"
@@ -130,4 +131,22 @@ func writeOverlayFile(dir string, ov overlay) (string, error) {
 	}
 	path := filepath.Join(dir, "overlay.json")
 	return path, os.WriteFile(path, b, 0o644)
+}
+
+// labFilesOverlay swaps the lab's own copy of every Go file of labTask that
+// a learner does not edit (the tests, above all) into the learner's task t.
+func labFilesOverlay(dir string, labTask, t *Task) (string, error) {
+	ov := overlay{Replace: map[string]string{}}
+	entries, err := os.ReadDir(labTask.Path)
+	if err != nil {
+		return "", err
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !strings.HasSuffix(name, ".go") || slices.Contains(labTask.Meta.Files, name) {
+			continue
+		}
+		ov.Replace[filepath.Join(t.Path, name)] = filepath.Join(labTask.Path, name)
+	}
+	return writeOverlayFile(dir, ov)
 }

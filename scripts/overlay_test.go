@@ -79,3 +79,26 @@ func TestWriteOverlayUsesAbsolutePaths(t *testing.T) {
 		t.Errorf("overlay file holds %q, want the given content", got)
 	}
 }
+
+func TestLabFilesOverlayKeepsOnlyTheLearnersFiles(t *testing.T) {
+	lab, learner := t.TempDir(), t.TempDir()
+	for _, name := range []string{"main.go", "main_test.go", "task.toml"} {
+		if err := os.WriteFile(filepath.Join(lab, name), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	labTask := &Task{Path: lab, Meta: &Meta{Files: []string{"main.go"}}}
+	path, err := labFilesOverlay(t.TempDir(), labTask, &Task{Path: learner})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ov overlay
+	b, _ := os.ReadFile(path)
+	if err := json.Unmarshal(b, &ov); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{filepath.Join(learner, "main_test.go"): filepath.Join(lab, "main_test.go")}
+	if len(ov.Replace) != 1 || ov.Replace[filepath.Join(learner, "main_test.go")] != want[filepath.Join(learner, "main_test.go")] {
+		t.Errorf("Replace = %v, want only the lab's test swapped in: %v", ov.Replace, want)
+	}
+}
