@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"sort"
 	"strings"
@@ -152,6 +153,10 @@ func (g goTest) run(ctx context.Context) (*Run, error) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", g.args()...)
 	cmd.Dir = g.Dir
+	// A race-enabled binary sleeps a second before it exits so that late
+	// race reports get printed (GORACE atexit_sleep_ms). A race in a task
+	// shows up while its test runs, so that second is pure wait, per run.
+	cmd.Env = append(os.Environ(), "GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	ownProcessGroup(cmd)

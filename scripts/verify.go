@@ -235,7 +235,7 @@ func verify(ctx context.Context, ws *Workspace, only []int, jobs int, w io.Write
 			mark = "FAIL"
 			failed++
 		}
-		fmt.Fprintf(w, "%s  %-24s %-36s %5.1fs  %s\n", mark, p.task.Dir, p.label(), v.elapsed.Seconds(), v.detail)
+		fmt.Fprintf(w, "%s  %-24s %-44s %5.1fs  %s\n", mark, p.task.Dir, p.label(), v.elapsed.Seconds(), v.detail)
 	}
 	wg.Wait()
 	fmt.Fprintf(w, "verified in %.0fs\n", time.Since(start).Seconds())

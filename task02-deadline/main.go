@@ -1,0 +1,158 @@
+// Command task02-deadline answers "hello" after a delay and shuts down
+// gracefully on Ctrl+C or SIGTERM. Your job: bound that shutdown, so that a
+// request that never ends cannot keep the process alive forever.
+// See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	// The signal no longer kills the process: it cancels ctx, and run turns
+	// that into an orderly shutdown.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is the whole program; it returns the exit code. It serves until ctx is
+// cancelled, then drains.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseFlags(args, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "task02-deadline: %v\n", err)
+		return 2
+	}
+	logger := newLogger(cfg.logFormat, stderr)
+
+	srv := &http.Server{
+		Addr:              cfg.addr,
+		Handler:           helloHandler(cfg.delay, logger),
+		ReadHeaderTimeout: 5 * time.Second,
+	}
+
+	// Serve in the background so that this goroutine is free to wait for
+	// the signal.
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- listenAndServe(srv, logger) }()
+
+	select {
+	case err := <-serveErr:
+		// The server stopped on its own, before any signal: a failure.
+		logger.Error("server failed", "addr", cfg.addr, "err", err)
+		return 1
+	case <-ctx.Done():
+	}
+
+	logger.Info("shutdown started")
+	// Shutdown closes the listener at once, so new connections are refused,
+	// then waits for every request in flight to finish. run must not return
+	// before it does: returning from main ends the process and cuts them off.
+	//
+	// TODO(task02): with context.Background() this waits for as long as the
+	// slowest request takes, even forever. Give the drain a budget of
+	// cfg.shutdownTimeout, counted from this moment (the signal), not from
+	// start-up. A drain that finishes in time should still exit 0 straight
+	// away.
+	if err := srv.Shutdown(context.Background()); err != nil {
+		// TODO(task02): this is where the budget has run out. Shutdown has
+		// stopped waiting, but the slow requests are still holding their
+		// connections: log "forced close" as a warning with the error, call
+		// srv.Close to drop them, and return 1.
+		logger.Error("shutdown failed", "err", err)
+		return 1
+	}
+	// After Shutdown, Serve returns http.ErrServerClosed: that is success.
+	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
+		logger.Error("server failed", "err", err)
+		return 1
+	}
+	logger.Info("exited")
+	return 0
+}
+
+// helloHandler answers "hello" after delay, like a slow backend call.
+func helloHandler(delay time.Duration, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		logger.Info("request started", "path", r.URL.Path)
+		time.Sleep(delay)
+		fmt.Fprintln(w, "hello")
+	})
+}
+
+// listenAndServe is srv.ListenAndServe that logs the address it bound, so
+// that -addr :0 reports its real port. Like ListenAndServe it returns a bind
+// error at once, and http.ErrServerClosed after Shutdown.
+func listenAndServe(srv *http.Server, logger *slog.Logger) error {
+	ln, err := net.Listen("tcp", srv.Addr)
+	if err != nil {
+		return err
+	}
+	logger.Info("listening", "addr", ln.Addr().String())
+	return srv.Serve(ln)
+}
+
+type config struct {
+	addr            string
+	delay           time.Duration
+	shutdownTimeout time.Duration
+	logFormat       string
+}
+
+// parseFlags reads the command line. Usage goes to stdout for -h; errors are
+// returned for the caller to print as one line.
+func parseFlags(args []string, stdout io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("task02-deadline", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&cfg.addr, "addr", ":8080", "address to listen on")
+	fs.DurationVar(&cfg.delay, "delay", 2*time.Second, "how long each request takes")
+	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 5*time.Second, "how long the drain may take before the remaining connections are closed")
+	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+		}
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if _, _, err := net.SplitHostPort(cfg.addr); err != nil {
+		return cfg, fmt.Errorf("invalid -addr %q: %v", cfg.addr, err)
+	}
+	if cfg.delay < 0 {
+		return cfg, fmt.Errorf("invalid -delay %v: must not be negative", cfg.delay)
+	}
+	if cfg.shutdownTimeout < 0 {
+		return cfg, fmt.Errorf("invalid -shutdown-timeout %v: must not be negative", cfg.shutdownTimeout)
+	}
+	if cfg.logFormat != "text" && cfg.logFormat != "json" {
+		return cfg, fmt.Errorf("invalid -log-format %q: want text or json", cfg.logFormat)
+	}
+	return cfg, nil
+}
+
+func newLogger(format string, w io.Writer) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"gracefulshutdown.lab/labtest"
+)
+
+// TestMain lets each test start this very program as a real process (see
+// labtest.Start) and checks that no test leaves a goroutine behind.
+func TestMain(m *testing.M) { labtest.Main(m, main) }
+
+// start runs the program on a free port with the given request delay and
+// returns it with the address it bound. The shutdown timeout is far longer
+// than any request here, so every shutdown in these tests can be clean.
+func start(t *testing.T, delay time.Duration) (*labtest.Program, string) {
+	t.Helper()
+	p := labtest.Start(t, "-addr", "127.0.0.1:0", "-delay", delay.String(),
+		"-shutdown-timeout", "10s", "-log-format", "json")
+	return p, p.Listening()
+}
+
+// TestCleanShutdownIsNotAnError: a signal is the normal way for this
+// program to end, so a shutdown that went to plan exits 0 and logs nothing at
+// level ERROR, whether a request was in flight (it still gets its "hello") or
+// the server was idle (it exits within a second).
+//
+// The two cases are subtests of one criterion because the program that fails
+// one tends to fail the other only sometimes: with nothing in flight, a
+// serving goroutine that calls os.Exit(1) on http.ErrServerClosed races run's
+// own return 0.
+func TestCleanShutdownIsNotAnError(t *testing.T) {
+	t.Parallel()
+	t.Run("request_in_flight", func(t *testing.T) {
+		t.Parallel()
+		const delay = 500 * time.Millisecond
+		p, addr := start(t, delay)
+
+		resp := labtest.Get("http://"+addr+"/", delay+10*time.Second)
+		p.WaitFor("request started", labtest.StartBound)
+		p.Signal(syscall.SIGTERM)
+
+		r := <-resp
+		if r.Err != nil || r.Status != 200 || r.Body != "hello\n" {
+			t.Fatalf("the request in flight when SIGTERM arrived got %v; want 200 \"hello\\n\".\n"+
+				"Serve returns http.ErrServerClosed as soon as Shutdown closes the listener. If the serving goroutine "+
+				"treats that as fatal (os.Exit, log.Fatal), the process dies in the middle of the drain.\n%s",
+				r, p.Transcript())
+		}
+		code := p.ExitWithin(5*time.Second, "after Shutdown returns, run should return so that main can exit")
+		checkClean(t, p, code)
+	})
+	t.Run("idle_server_exits_promptly", func(t *testing.T) {
+		t.Parallel()
+		p, _ := start(t, 2*time.Second)
+
+		p.Signal(syscall.SIGTERM)
+		code := p.ExitWithin(time.Second, "an idle server has nothing to drain; does run return once Shutdown does?")
+		checkClean(t, p, code)
+	})
+}
+
+// checkClean fails t unless the program, which has exited with code after a
+// shutdown that should have been clean, exited 0, logged "exited" and logged
+// nothing at level ERROR.
+func checkClean(t *testing.T, p *labtest.Program, code int) {
+	t.Helper()
+	var problems []string
+	if code != 0 {
+		problems = append(problems, fmt.Sprintf("exit code %d after a clean shutdown; want 0.", code))
+	}
+	if errs := p.Log().AtLevel("ERROR"); len(errs) > 0 {
+		problems = append(problems, fmt.Sprintf("a clean shutdown logged %d event(s) at level ERROR; want none:\n%s"+
+			"After Shutdown, Serve's http.ErrServerClosed means \"stopped because you asked\": "+
+			"check it with errors.Is(err, http.ErrServerClosed) and do not report it as an error.",
+			len(errs), describeEvents(errs)))
+	}
+	if !p.Log().Has("exited") {
+		problems = append(problems, "the program never logged \"exited\"; log it as the last thing run does.")
+	}
+	if len(problems) > 0 {
+		t.Errorf("%s\n%s", strings.Join(problems, "\n"), p.Transcript())
+	}
+}
+
+// TestAddressInUseFailsFast: when the address is taken the server cannot
+// start. That is a real error: the program says so, naming the address,
+// and exits 1 within a second instead of waiting for a signal that nobody
+// will send.
+func TestAddressInUseFailsFast(t *testing.T) {
+	t.Parallel()
+	// Hold a port, so that the program's own net.Listen fails on it.
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("cannot hold a port for the test: %v", err)
+	}
+	defer taken.Close()
+	addr := taken.Addr().String()
+	_, port, _ := net.SplitHostPort(addr)
+
+	started := time.Now()
+	p := labtest.Start(t, "-addr", addr, "-delay", "300ms", "-shutdown-timeout", "10s", "-log-format", "json")
+	code := p.ExitWithin(time.Second, "the address "+addr+" is taken, so the server can never serve. "+
+		"Is the error from the serving goroutine ignored, leaving run waiting for a signal? "+
+		"Report it back to run (a buffered channel and a select with ctx.Done()) and return 1.")
+	took := time.Since(started).Round(time.Millisecond)
+
+	if code != 1 {
+		t.Errorf("exit code %d after %v when the address is taken; want 1: the server failed to start.\n%s", code, took, p.Transcript())
+	}
+	if p.Log().Has("listening") {
+		t.Errorf("the program logged \"listening\" although %s was taken; log it only once the listener is bound.\n%s", addr, p.Transcript())
+	}
+	named := false
+	for _, ev := range p.Log().AtLevel("ERROR") {
+		for key, v := range ev {
+			if key != "time" && key != "level" && strings.Contains(fmt.Sprint(v), port) {
+				named = true
+			}
+		}
+	}
+	if !named {
+		why := ""
+		if len(p.Log().AtLevel("ERROR")) == 0 {
+			why = " A line written by log.Fatal or fmt is not an event: the program's log goes through its slog logger."
+		}
+		t.Errorf("no event at level ERROR names the address %s; want one such as "+
+			"logger.Error(\"server failed\", \"addr\", cfg.addr, \"err\", err), so whoever reads the log knows what failed.%s\n%s",
+			addr, why, p.Transcript())
+	}
+}
+
+// TestBadFlagsExitTwo: a mistake on the command line is a usage error: one
+// line that says what is wrong, and exit code 2, before anything listens.
+func TestBadFlagsExitTwo(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"-delay", "-1s"},
+		{"-shutdown-timeout", "-1s"},
+		{"-shutdown-timeout", "soon"},
+		{"-addr", "8080"},
+		{"-log-format", "xml"},
+	} {
+		p := labtest.Start(t, append([]string{"-log-format", "json"}, args...)...)
+		code := p.ExitWithin(5*time.Second, "a bad flag should end the program at once")
+		out := strings.TrimSpace(p.Log().Text())
+		if code != 2 || strings.Count(out, "\n") != 0 || p.Log().Has("listening") {
+			t.Errorf("with %q: exit code %d and output:\n%s\nwant exit code 2 and a single line saying what is wrong.", args, code, out)
+		}
+	}
+}
+
+// describeEvents lists events one per line, for failure messages.
+func describeEvents(evs []labtest.Event) string {
+	var b strings.Builder
+	for _, ev := range evs {
+		fmt.Fprintf(&b, "  %s %q", ev.Level(), ev.Msg())
+		for key, v := range ev {
+			if key != "time" && key != "level" && key != "msg" {
+				fmt.Fprintf(&b, " %s=%v", key, v)
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}

@@ -1,0 +1,279 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"gracefulshutdown.lab/labtest"
+)
+
+// TestMain lets each test start this very program as a real process (see
+// labtest.Start) and checks that no test leaves a goroutine behind.
+func TestMain(m *testing.M) { labtest.Main(m, main) }
+
+// TestTickerStopsOnShutdown: the worker ticks while the program runs; on
+// SIGTERM it stops, says so before the program says "exited", never ticks
+// again, and the process exits 0.
+func TestTickerStopsOnShutdown(t *testing.T) {
+	t.Parallel()
+	const every = 20 * time.Millisecond
+	p := labtest.Start(t, "-addr", "127.0.0.1:0", "-tick", every.String(), "-log-format", "json")
+	p.Listening()
+	waitForTicks(t, p, 2, labtest.StartBound)
+
+	p.Signal(syscall.SIGTERM)
+	code := p.ExitWithin(5*time.Second, "an idle server has nothing to drain; does the worker stop on ctx.Done(), and does run return once it has?")
+	if code != 0 {
+		t.Fatalf("exit code %d after SIGTERM; want 0.\n%s", code, p.Transcript())
+	}
+
+	events := p.Log().Events()
+	stopped, exited := p.Log().Index("ticker stopped"), p.Log().Index("exited")
+	switch {
+	case stopped < 0:
+		t.Fatalf("the worker never logged \"ticker stopped\"; want it to stop on shutdown, say so, and only then the program to exit.\n"+
+			"Either the worker never stops (a loop over t.C never ends, since Stop does not close the channel: select on ctx.Done() and t.C, "+
+			"log \"ticker stopped\" and return), or run returned before the worker got to it (wait for it with a sync.WaitGroup).\n%s", p.Transcript())
+	case exited < 0:
+		t.Fatalf("the program never logged \"exited\"; log it as the last thing run does.\n%s", p.Transcript())
+	case exited < stopped:
+		t.Fatalf("\"exited\" was logged before \"ticker stopped\"; want the worker stopped first.\n"+
+			"run returned while the worker was still running: wait for it (sync.WaitGroup) before logging \"exited\".\n%s", p.Transcript())
+	}
+	for _, ev := range events[stopped+1:] {
+		if ev.Msg() == "tick" {
+			t.Fatalf("the worker ticked again after \"ticker stopped\"; want no tick once it has stopped.\n"+
+				"Return from the worker's loop right after logging \"ticker stopped\".\n%s", p.Transcript())
+		}
+	}
+}
+
+// The two in-process tests below call run directly and count goroutines with
+// goleak, which sees every goroutine of the test binary. So they do not call
+// t.Parallel: Go runs them one after another before any parallel test
+// starts, and nothing else is running to blur the count.
+
+// TestNoGoroutineOutlivesRun: run, called in-process the way a test or a
+// bigger program would call it, returns once its context is cancelled, its
+// worker having said "ticker stopped" first, and leaves the goroutine count
+// where it was before run started.
+func TestNoGoroutineOutlivesRun(t *testing.T) {
+	baseline := goleak.IgnoreCurrent()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := labtest.NewEventLog()
+	returned := make(chan struct{})
+	var code int
+	go func() {
+		defer close(returned)
+		code = run(ctx, []string{"-addr", "127.0.0.1:0", "-tick", "20ms", "-log-format", "json"}, io.Discard, log)
+	}()
+
+	if _, err := log.WaitFor("tick", labtest.StartBound, returned); err != nil {
+		t.Fatalf("%v; want a tick every 20ms.\n%s", err, transcript(log))
+	}
+	cancel()
+	select {
+	case <-returned:
+	case <-time.After(returnBound):
+		t.Fatalf("run had not returned %v after its context was cancelled; want it to return at once.\n"+
+			"It waits for a worker that does not stop: in the worker's loop, select on ctx.Done() as well as t.C, and return.\n%s",
+			returnBound, transcript(log))
+	}
+
+	// A run that does not wait may leave the worker to log its last line
+	// after run has returned, if at all; give it the time to.
+	if _, err := log.WaitFor("ticker stopped", time.Second, nil); err != nil {
+		t.Fatalf("%v; want the worker to log it when ctx is cancelled, then return.\n"+
+			"A loop over t.C never ends, even after t.Stop(): select on ctx.Done() as well as t.C.\n%s", err, transcript(log))
+	}
+	if !log.Has("exited") {
+		t.Fatalf("run never logged \"exited\"; log it as the last thing run does.\n%s", transcript(log))
+	}
+	if log.Index("exited") < log.Index("ticker stopped") {
+		t.Fatalf("run logged \"exited\" before its worker logged \"ticker stopped\"; want the worker stopped first.\n"+
+			"run did not wait for the worker: start it with a sync.WaitGroup (wg.Go) and call wg.Wait before logging \"exited\".\n%s",
+			transcript(log))
+	}
+	if code != 0 {
+		t.Fatalf("run returned %d after a clean shutdown; want 0.\n%s", code, transcript(log))
+	}
+	if err := goleak.Find(baseline); err != nil {
+		t.Fatalf("goroutines that run started were still there after it returned; want none.\n"+
+			"Each one must end on shutdown, and run must wait for it.\n%v\n%s", err, transcript(log))
+	}
+}
+
+// TestRunWaitsForTickerWhenServerFails: when the server cannot start (its
+// address is taken), run stops its worker, waits for it, and only then
+// returns 1. A server failure ends the program as surely as a signal does,
+// and the worker must not outlive run on that path either.
+func TestRunWaitsForTickerWhenServerFails(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("cannot take a port for the test: %v", err)
+	}
+	defer taken.Close()
+	baseline := goleak.IgnoreCurrent()
+
+	// The context is never cancelled: no signal comes, only the failure.
+	returned := make(chan struct{})
+	sink := newSlowSink(returned)
+	var code int
+	go func() {
+		defer close(returned)
+		code = run(context.Background(), []string{"-addr", taken.Addr().String(), "-tick", "20ms", "-log-format", "json"}, io.Discard, sink)
+	}()
+	select {
+	case <-returned:
+	case <-time.After(returnBound):
+		t.Fatalf("run had not returned %v after the server failed to start; want it to return 1 within about %v.\n"+
+			"It is waiting for a worker that does not stop: either nothing cancels the worker's context on this path, or the worker does not watch ctx.Done(). "+
+			"Cancel before you wait: deferred calls run last in, first out, so defer wg.Wait() before you defer the cancel.\n%s", returnBound, holdFor, transcript(sink.log))
+	}
+
+	if _, err := sink.log.WaitFor("ticker stopped", time.Second, nil); err != nil {
+		t.Fatalf("%v; want the worker stopped when the server fails, not only on a signal.\n"+
+			"Give the worker a context of its own (context.WithCancel) and defer its cancel, so every way out of run stops it.\n%s",
+			err, transcript(sink.log))
+	}
+	if sink.returnedWhileHeld.Load() {
+		t.Fatalf("run returned while its worker was still writing its last line (\"ticker stopped\"); want run to return only after the worker has.\n"+
+			"Cancelling the worker's context only asks it to stop. Start it with a sync.WaitGroup (wg.Go) and wait for it (wg.Wait) "+
+			"on every way out of run: in main, returning ends the process and kills whatever the worker was doing.\n%s", transcript(sink.log))
+	}
+	if code != 1 {
+		t.Fatalf("run returned %d when its address was taken; want 1.\n%s", code, transcript(sink.log))
+	}
+	if err := goleak.Find(baseline); err != nil {
+		t.Fatalf("goroutines that run started were still there after it returned on a server failure; want none.\n%v\n%s", err, transcript(sink.log))
+	}
+}
+
+// TestBadFlagsExitTwo: a mistake on the command line is a usage error: one
+// line that says what is wrong, and exit code 2, before anything listens.
+func TestBadFlagsExitTwo(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"-delay", "-1s"},
+		{"-delay", "soon"},
+		{"-shutdown-timeout", "-1s"},
+		// time.NewTicker panics on an interval that is not positive.
+		{"-tick", "0s"},
+		{"-tick", "-5s"},
+		{"-tick", "often"},
+		{"-addr", "8080"},
+		{"-log-format", "xml"},
+	} {
+		p := labtest.Start(t, append([]string{"-log-format", "json"}, args...)...)
+		code := p.ExitWithin(5*time.Second, "a bad flag should end the program at once")
+		out := strings.TrimSpace(p.Log().Text())
+		if code != 2 || strings.Count(out, "\n") != 0 || p.Log().Has("listening") {
+			t.Errorf("with %q: exit code %d and output:\n%s\nwant exit code 2 and a single line saying what is wrong.", args, code, out)
+		}
+	}
+}
+
+// waitForTicks waits until the program has logged n "tick" events. The
+// event log only waits for a first event, so this polls its count.
+func waitForTicks(t *testing.T, p *labtest.Program, n int, within time.Duration) {
+	t.Helper()
+	poll := time.NewTicker(5 * time.Millisecond)
+	defer poll.Stop()
+	deadline := time.After(within)
+	for p.Log().Count("tick") < n {
+		select {
+		case <-poll.C:
+		case <-p.Done():
+			if p.Log().Count("tick") >= n {
+				return
+			}
+			t.Fatalf("the program exited after %d \"tick\" events; want it to keep ticking until the signal.\n%s", p.Log().Count("tick"), p.Transcript())
+		case <-deadline:
+			t.Fatalf("the program logged %d \"tick\" events in %v; want at least %d (one every -tick).\n%s", p.Log().Count("tick"), within, n, p.Transcript())
+		}
+	}
+}
+
+const (
+	// returnBound is how long run may take to return in the in-process
+	// tests. A correct run needs milliseconds (holdFor when its log is
+	// slow); the rest is room for a busy machine under -race.
+	returnBound = 3 * time.Second
+	// holdFor is how long the slow sink holds back the worker's last line.
+	holdFor = 200 * time.Millisecond
+)
+
+// slowSink is run's standard error in TestRunWaitsForTickerWhenServerFails:
+// an event log behind a slow writer, like a log shipper under load. It holds
+// the worker's last line, "ticker stopped", until run returns or holdFor has
+// passed. A run that waits for its worker cannot return while the line is
+// held, so it returns just after holdFor. A run that does not wait returns
+// while the worker is on its way to that write or inside it, and the sink
+// notices. Without the hold the worker's last write takes microseconds, and
+// such a run would be caught only when the scheduler happened to let it win
+// the race.
+//
+// This works on the failure path because run logs nothing after the worker's
+// last line there. On the signal path run logs "exited" afterwards, and slog
+// writes one line at a time (a lock in the handler), so that line would queue
+// behind the held one, and run could not return early even if it did not
+// wait.
+type slowSink struct {
+	log               *labtest.EventLog
+	returned          <-chan struct{}
+	returnedWhileHeld atomic.Bool
+}
+
+func newSlowSink(returned <-chan struct{}) *slowSink {
+	return &slowSink{log: labtest.NewEventLog(), returned: returned}
+}
+
+func (s *slowSink) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte(`"msg":"ticker stopped"`)) {
+		select {
+		case <-s.returned:
+			s.returnedWhileHeld.Store(true)
+		case <-time.After(holdFor):
+		}
+	}
+	return s.log.Write(p)
+}
+
+// transcript is what run logged, for failure messages. A worker that never
+// stops ticks on while the test waits, so each run of "tick" lines is cut
+// down to its first line and a count.
+func transcript(log *labtest.EventLog) string {
+	var b strings.Builder
+	b.WriteString("--- what run logged ---\n")
+	ticks := 0
+	flush := func() {
+		if ticks > 1 {
+			fmt.Fprintf(&b, "(%d more \"tick\" lines)\n", ticks-1)
+		}
+		ticks = 0
+	}
+	for line := range strings.Lines(log.Text()) {
+		if strings.Contains(line, `"msg":"tick"`) {
+			ticks++
+			if ticks > 1 {
+				continue
+			}
+		} else {
+			flush()
+		}
+		b.WriteString(line)
+	}
+	flush()
+	return b.String()
+}

@@ -1,0 +1,319 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"gracefulshutdown.lab/labtest"
+)
+
+// TestMain lets each test start this very program as a real process (see
+// labtest.Start) and checks that no test leaves a goroutine behind.
+func TestMain(m *testing.M) { labtest.Main(m, main) }
+
+// The durations most tests run with: short requests, and a drain delay long
+// enough to send a few requests during it even on a slow, busy machine.
+const (
+	delay           = 100 * time.Millisecond
+	drainDelay      = 800 * time.Millisecond
+	shutdownTimeout = 3 * time.Second
+)
+
+// readinessBound is the spec: /readyz must answer 503 this soon after the
+// signal, so that the next probe of the load balancer already sees it.
+const readinessBound = 100 * time.Millisecond
+
+// start runs the program on a free port with the durations above (extra
+// flags override them) and returns it with the address it bound.
+func start(t *testing.T, extra ...string) (*labtest.Program, string) {
+	t.Helper()
+	args := []string{
+		"-addr", "127.0.0.1:0", "-log-format", "json",
+		"-delay", delay.String(),
+		"-drain-delay", drainDelay.String(),
+		"-shutdown-timeout", shutdownTimeout.String(),
+	}
+	p := labtest.Start(t, append(args, extra...)...)
+	return p, p.Listening()
+}
+
+// beginDrain sends SIGTERM and returns once the program has logged
+// "shutdown started" and readinessBound has passed since the signal: by
+// then readiness must be off, and the drain delay has most of its length to
+// run. It returns when the signal was sent.
+func beginDrain(t *testing.T, p *labtest.Program) time.Time {
+	t.Helper()
+	sent := time.Now()
+	p.Signal(syscall.SIGTERM)
+	p.WaitFor("shutdown started", 5*time.Second)
+	// This wait is the specification, not a synchronisation: readiness must
+	// be off within readinessBound of the signal, whatever the program logs.
+	time.Sleep(time.Until(sent.Add(readinessBound)))
+	return sent
+}
+
+// TestProbesAnswerOKWhileServing: before any signal, the liveness probe
+// /healthz and the readiness probe /readyz both answer 200, and / still
+// answers hello.
+func TestProbesAnswerOKWhileServing(t *testing.T) {
+	t.Parallel()
+	p, addr := start(t)
+
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if r := <-labtest.Get("http://"+addr+path, 10*time.Second); r.Err != nil || r.Status != 200 {
+			t.Errorf("GET %s on a running server got %v; want 200: a serving instance is alive and ready.\n%s", path, r, p.Transcript())
+		}
+	}
+	if r := <-labtest.Get("http://"+addr+"/", 10*time.Second); r.Err != nil || r.Status != 200 || r.Body != "hello\n" {
+		t.Errorf("GET / got %v; want 200 \"hello\\n\" after the -delay.\n%s", r, p.Transcript())
+	}
+}
+
+// TestReadyzFailsSoonAfterSignal: within 100 ms of SIGTERM, /readyz answers
+// 503 Service Unavailable, so that the load balancer stops sending new
+// traffic here.
+func TestReadyzFailsSoonAfterSignal(t *testing.T) {
+	t.Parallel()
+	p, addr := start(t)
+
+	beginDrain(t, p)
+	r := <-labtest.Get("http://"+addr+"/readyz", 10*time.Second)
+	if r.Err != nil || r.Status != http.StatusServiceUnavailable {
+		hint := "Flip the readiness flag off as the first thing after the signal, before the drain delay, and make /readyz read it."
+		if r.Err != nil {
+			hint = "The server must keep serving through the drain delay, or nobody can ask it whether it is ready."
+		}
+		t.Fatalf("GET /readyz %v after SIGTERM got %v; want 503.\n%s\n%s", readinessBound, r, hint, p.Transcript())
+	}
+	if !p.Log().Has("readiness off") {
+		t.Errorf("the program never logged \"readiness off\"; log it right after the flip.\n%s", p.Transcript())
+	}
+}
+
+// TestHealthzStaysOKDuringDrain: while the program drains, the liveness
+// probe still answers 200: the process is healthy, only leaving, and a
+// failing liveness probe would get it killed mid-drain.
+func TestHealthzStaysOKDuringDrain(t *testing.T) {
+	t.Parallel()
+	p, addr := start(t)
+
+	beginDrain(t, p)
+	r := <-labtest.Get("http://"+addr+"/healthz", 10*time.Second)
+	if r.Err != nil || r.Status != 200 {
+		hint := "/healthz is liveness, not readiness: it must not read the readiness flag."
+		if r.Err != nil {
+			hint = "The server must keep serving through the drain delay, probes included."
+		}
+		t.Fatalf("GET /healthz during the drain delay got %v; want 200.\n%s\n%s", r, hint, p.Transcript())
+	}
+}
+
+// TestNewRequestsDuringDrainGetConnectionClose: a request on a new
+// connection during the drain delay is still served, with "Connection:
+// close" so that the client does not keep the connection.
+func TestNewRequestsDuringDrainGetConnectionClose(t *testing.T) {
+	t.Parallel()
+	p, addr := start(t)
+	c := newKeepAliveClient(t)
+
+	beginDrain(t, p)
+	r := c.get("http://" + addr + "/")
+	if r.err != nil || r.status != 200 || r.body != "hello\n" {
+		t.Fatalf("GET / on a new connection during the drain delay got %v; want 200 \"hello\\n\".\n"+
+			"Keep the listener open and serve until the drain delay is over: the load balancer may still send traffic.\n%s", r, p.Transcript())
+	}
+	if !r.close {
+		t.Fatalf("GET / during the drain delay got %v without \"Connection: close\"; want the header on every response once readiness is off,\n"+
+			"so that clients reconnect through the load balancer instead of reusing this connection.\n%s", r, p.Transcript())
+	}
+}
+
+// TestKeepAliveClientIsToldToReconnect: a client that keeps its connection
+// open between requests, as proxies and other services do, gets
+// "Connection: close" on its first response after the signal.
+func TestKeepAliveClientIsToldToReconnect(t *testing.T) {
+	t.Parallel()
+	p, addr := start(t)
+	c := newKeepAliveClient(t)
+
+	r := c.get("http://" + addr + "/")
+	if r.err != nil || r.status != 200 || r.close {
+		t.Fatalf("GET / before the signal got %v; want 200 on a connection kept open for the next request.\n%s", r, p.Transcript())
+	}
+	beginDrain(t, p)
+	r = c.get("http://" + addr + "/")
+	if r.err != nil || r.status != 200 {
+		t.Fatalf("the keep-alive client's GET / during the drain delay got %v; want 200 \"hello\\n\".\n"+
+			"Keep serving until the drain delay is over.\n%s", r, p.Transcript())
+	}
+	if !r.close {
+		t.Fatalf("the keep-alive client's GET / during the drain delay got %v without \"Connection: close\";\n"+
+			"want the header, or the client keeps sending its requests to this instance until Shutdown cuts the connection.\n%s", r, p.Transcript())
+	}
+}
+
+// TestListenerStaysOpenUntilDrainDelayEnds: for the whole drain delay the
+// server keeps accepting and serving; Shutdown ("draining server") comes
+// only once the delay is over, and the process then exits 0.
+func TestListenerStaysOpenUntilDrainDelayEnds(t *testing.T) {
+	t.Parallel()
+	p, addr := start(t)
+
+	sent := beginDrain(t, p)
+	// Knock until shortly before the delay ends: the margin keeps a busy
+	// machine, slow to send the last request, from failing a correct
+	// program. Any HTTP answer proves the listener was open.
+	last := sent.Add(drainDelay - 250*time.Millisecond)
+	for n := 0; time.Now().Before(last); n++ {
+		at := time.Since(sent)
+		if r := <-labtest.Get("http://"+addr+"/healthz", 10*time.Second); r.Err != nil {
+			t.Fatalf("request %d, sent %v after SIGTERM, got %v; want an answer: the drain delay is %v.\n"+
+				"Wait for the drain delay before calling Shutdown, which closes the listener.\n%s",
+				n+1, at.Round(time.Millisecond), r, drainDelay, p.Transcript())
+		}
+		time.Sleep(50 * time.Millisecond) // space the requests out over the delay
+	}
+
+	p.WaitFor("draining server", 5*time.Second)
+	if at := time.Since(sent); at < drainDelay {
+		t.Errorf("\"draining server\" came %v after SIGTERM; want it no earlier than the drain delay, %v.\n"+
+			"Log it when the delay is over, just before Shutdown.\n%s", at.Round(time.Millisecond), drainDelay, p.Transcript())
+	}
+	code := p.ExitWithin(5*time.Second, "with nothing in flight, Shutdown should return at once after the drain delay")
+	if code != 0 {
+		t.Fatalf("exit code %d after a clean shutdown; want 0.\n%s", code, p.Transcript())
+	}
+	if !p.Log().Has("exited") {
+		t.Errorf("the program never logged \"exited\"; log it as the last thing run does.\n%s", p.Transcript())
+	}
+}
+
+// TestShutdownDeadlineCountsFromSignal: -shutdown-timeout is one budget for
+// the drain delay and Shutdown together, counted from the signal; a request
+// that outlives it is cut off and the process exits 1.
+func TestShutdownDeadlineCountsFromSignal(t *testing.T) {
+	t.Parallel()
+	const (
+		drain   = 600 * time.Millisecond
+		timeout = 900 * time.Millisecond
+	)
+	// The request takes far longer than the whole budget.
+	p, addr := start(t, "-delay", "5s", "-drain-delay", drain.String(), "-shutdown-timeout", timeout.String())
+
+	resp := labtest.Get("http://"+addr+"/", 10*time.Second)
+	p.WaitFor("request started", labtest.StartBound)
+	p.Signal(syscall.SIGTERM)
+
+	forced := p.WaitFor("forced close", 5*time.Second)
+	took := eventTime(t, forced).Sub(eventTime(t, p.WaitFor("shutdown started", time.Second)))
+	// A deadline started after the drain delay fires drain+timeout after the
+	// signal at the earliest; a correct one, about timeout after it.
+	if took >= drain+timeout-100*time.Millisecond {
+		t.Errorf("\"forced close\" came %v after \"shutdown started\"; want about %v, the -shutdown-timeout.\n"+
+			"Start the deadline at the signal, before the drain delay: the delay spends part of the budget.\n%s",
+			took.Round(time.Millisecond), timeout, p.Transcript())
+	}
+	if code := p.ExitWithin(5*time.Second, "after the forced close, run should return 1"); code != 1 {
+		t.Errorf("exit code %d after a forced close; want 1.\n%s", code, p.Transcript())
+	}
+	<-resp // cut off with the process; nothing to check
+}
+
+// TestBadFlagsExitTwo: a mistake on the command line is a usage error: one
+// line that says what is wrong, and exit code 2, before anything listens.
+func TestBadFlagsExitTwo(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"-delay", "-1s"},
+		{"-delay", "soon"},
+		{"-addr", "8080"},
+		{"-log-format", "xml"},
+		{"-shutdown-timeout", "-1s"},
+		{"-drain-delay", "-1s"},
+		{"-drain-delay", "later"},
+		{"-drain-delay", "2s", "-shutdown-timeout", "2s"}, // nothing left for Shutdown
+		{"-drain-delay", "3s", "-shutdown-timeout", "1s"}, // longer than the whole budget
+		{"-shutdown-timeout", "2s"},                       // shorter than the default 3s drain delay
+	} {
+		p := labtest.Start(t, append([]string{"-log-format", "json"}, args...)...)
+		code := p.ExitWithin(5*time.Second, "a bad flag should end the program at once")
+		out := strings.TrimSpace(p.Log().Text())
+		if code != 2 || strings.Count(out, "\n") != 0 || p.Log().Has("listening") {
+			t.Errorf("with %q: exit code %d and output:\n%s\nwant exit code 2 and a single line saying what is wrong.", args, code, out)
+		}
+	}
+}
+
+// keepAliveClient keeps its connections open between requests, like a
+// browser, a proxy or another service, and records how each response asked
+// it to treat the connection.
+type keepAliveClient struct{ c *http.Client }
+
+func newKeepAliveClient(t *testing.T) keepAliveClient {
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections) // so that goleak sees no client goroutines
+	return keepAliveClient{&http.Client{Transport: tr, Timeout: 10 * time.Second}}
+}
+
+// result is one exchange of a keepAliveClient.
+type result struct {
+	status int
+	body   string
+	close  bool // the response said "Connection: close"
+	reused bool // it came on a connection an earlier request had opened
+	err    error
+}
+
+func (r result) String() string {
+	if r.err != nil {
+		if errors.Is(r.err, syscall.ECONNREFUSED) {
+			return fmt.Sprintf("no response: %v (nothing was listening: the listener was already closed)", r.err)
+		}
+		return fmt.Sprintf("no response: %v", r.err)
+	}
+	conn := "a new connection"
+	if r.reused {
+		conn = "a reused connection"
+	}
+	header := "without Connection: close"
+	if r.close {
+		header = "with Connection: close"
+	}
+	return fmt.Sprintf("%d %q on %s, %s", r.status, r.body, conn, header)
+}
+
+func (k keepAliveClient) get(url string) result {
+	var reused atomic.Bool
+	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) { reused.Store(info.Reused) }}
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return result{err: err}
+	}
+	resp, err := k.c.Do(req.WithContext(httptrace.WithClientTrace(req.Context(), trace)))
+	if err != nil {
+		return result{err: err}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	// Go's client takes "Connection: close" out of the header and reports
+	// it as resp.Close.
+	return result{status: resp.StatusCode, body: string(body), close: resp.Close, reused: reused.Load(), err: err}
+}
+
+// eventTime is when the program logged ev, by its own clock.
+func eventTime(t *testing.T, ev labtest.Event) time.Time {
+	t.Helper()
+	at, err := time.Parse(time.RFC3339Nano, ev.Str("time"))
+	if err != nil {
+		t.Fatalf("event %q has no readable time: %v", ev.Msg(), err)
+	}
+	return at
+}
