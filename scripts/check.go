@@ -10,24 +10,74 @@ import (
 	"unicode"
 )
 
-// learnerRun tests the learner's own copy of a task, as they left it. The
+// learnerResult is how the learner's copy of a task fares: its tests' run
+// for a program task, or the reverse grading of the learner's test.
+type learnerResult struct {
+	run    *Run
+	checks []*programCheck // kind "test" only
+}
+
+func (r learnerResult) OK() bool {
+	if r.checks == nil {
+		return r.run.OK()
+	}
+	for _, c := range r.checks {
+		if !c.OK() {
+			return false
+		}
+	}
+	return true
+}
+
+// summary is "n of m criteria", or why there are none.
+func (r learnerResult) summary() string {
+	if r.checks == nil {
+		if r.run.BuildFailed {
+			return "does not build"
+		}
+		return fmt.Sprintf("%d of %d criteria", r.run.Passed(), len(r.run.Top()))
+	}
+	n := 0
+	for _, c := range r.checks {
+		if c.OK() {
+			n++
+		}
+	}
+	return fmt.Sprintf("%d of %d criteria", n, len(r.checks))
+}
+
+// testLearner tests the learner's own copy of a task, as they left it. The
 // result cache is allowed: it is keyed on the files, so it is exact, and it
 // makes check and list answer at once for tasks already done.
-func learnerRun(ctx context.Context, t *Task) (*Run, error) {
-	return goTest{Dir: t.Path, Race: true, Cached: true, Limit: testLimit}.run(ctx)
+func testLearner(ctx context.Context, t *Task, jobs int) (learnerResult, error) {
+	if t.Meta.Kind == "test" {
+		checks, err := gradeTestTask(ctx, t, t, true, jobs)
+		return learnerResult{checks: checks}, err
+	}
+	run, err := goTest{Dir: t.Path, Race: true, Cached: true, Limit: testLimit}.run(ctx)
+	return learnerResult{run: run}, err
+}
+
+// explainResult prints a task's criteria and what to do next.
+func explainResult(ws *Workspace, t *Task, r learnerResult, w io.Writer) {
+	if r.checks != nil {
+		explainTestTask(ws, t, r.checks, w)
+		return
+	}
+	explain(ws, t, r.run, w)
 }
 
 // check runs task n, or the first unsolved one, and explains the result
 // criterion by criterion. It reports whether the task passed.
-func check(ctx context.Context, ws *Workspace, n int, w io.Writer) (bool, error) {
+func check(ctx context.Context, ws *Workspace, n, jobs int, w io.Writer) (bool, error) {
 	if n == 0 {
 		for _, t := range ws.Present() {
-			run, err := learnerRun(ctx, t)
+			r, err := testLearner(ctx, t, jobs)
 			if err != nil {
 				return false, err
 			}
-			if !run.OK() {
-				explain(ws, t, run, w)
+			if !r.OK() {
+				explainResult(ws, t, r, w)
 				return false, nil
 			}
 			fmt.Fprintf(w, "✓ task %d: %s\n", t.Number, t.Title)
@@ -39,12 +89,12 @@ func check(ctx context.Context, ws *Workspace, n int, w io.Writer) (bool, error)
 	if err != nil {
 		return false, err
 	}
-	run, err := learnerRun(ctx, t)
+	r, err := testLearner(ctx, t, jobs)
 	if err != nil {
 		return false, err
 	}
-	explain(ws, t, run, w)
-	return run.OK(), nil
+	explainResult(ws, t, r, w)
+	return r.OK(), nil
 }
 
 // maxExplainLines keeps one failing criterion from burying the others.
@@ -148,6 +198,10 @@ func mark(s Status) string {
 // TestInFlightRequestFinishes becomes "in flight request finishes", and
 // TestHTTPServerDrains "HTTP server drains".
 func criterion(test string) string {
+	pkg := ""
+	if i := strings.LastIndex(test, ".Test"); i >= 0 {
+		pkg, test = test[:i]+": ", test[i+1:]
+	}
 	runes := []rune(strings.ReplaceAll(strings.TrimPrefix(test, "Test"), "_", ""))
 	var words []string
 	start := 0
@@ -165,7 +219,7 @@ func criterion(test string) string {
 			words[i] = strings.ToLower(w)
 		}
 	}
-	return strings.Join(words, " ")
+	return pkg + strings.Join(words, " ")
 }
 
 func isAcronym(w string) bool {
@@ -182,7 +236,7 @@ func indent(s, prefix string) string {
 // list shows progress over the twenty tasks, from test results.
 func list(ctx context.Context, ws *Workspace, jobs int, w io.Writer) error {
 	present := ws.Present()
-	runs := make([]*Run, len(present))
+	results := make([]learnerResult, len(present))
 	errs := make([]error, len(present))
 	sem := make(chan struct{}, jobs)
 	var wg sync.WaitGroup
@@ -190,32 +244,30 @@ func list(ctx context.Context, ws *Workspace, jobs int, w io.Writer) error {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			runs[i], errs[i] = learnerRun(ctx, t)
+			results[i], errs[i] = testLearner(ctx, t, 1)
 		})
 	}
 	wg.Wait()
-	byDir := map[string]*Run{}
+	byDir := map[string]learnerResult{}
 	var next *Task
 	for i, t := range present {
 		if errs[i] != nil {
 			return errs[i]
 		}
-		byDir[t.Dir] = runs[i]
-		if next == nil && !runs[i].OK() {
+		byDir[t.Dir] = results[i]
+		if next == nil && !results[i].OK() {
 			next = t
 		}
 	}
 	for _, t := range ws.Tasks {
-		run, ok := byDir[t.Dir]
+		r, ok := byDir[t.Dir]
 		switch {
 		case !ok:
 			fmt.Fprintf(w, "  ·  %2d  %-24s %s (not yet present)\n", t.Number, t.Dir, t.Title)
-		case run.OK():
+		case r.OK():
 			fmt.Fprintf(w, "  ✓  %2d  %-24s %s\n", t.Number, t.Dir, t.Title)
-		case run.BuildFailed:
-			fmt.Fprintf(w, "  ✗  %2d  %-24s %s (does not build)\n", t.Number, t.Dir, t.Title)
 		default:
-			fmt.Fprintf(w, "  ✗  %2d  %-24s %s (%d of %d criteria)\n", t.Number, t.Dir, t.Title, run.Passed(), len(run.Top()))
+			fmt.Fprintf(w, "  ✗  %2d  %-24s %s (%s)\n", t.Number, t.Dir, t.Title, r.summary())
 		}
 	}
 	if next != nil {

@@ -33,6 +33,7 @@ type TestResult struct {
 	// Output is what the test printed (t.Log, t.Error, ...), without the
 	// framework's own === RUN / --- FAIL lines.
 	Output []string `json:"output,omitempty"`
+	pkg    string
 }
 
 // TopLevel reports whether the result is a test rather than a subtest.
@@ -143,7 +144,7 @@ func (g goTest) args() []string {
 	}
 	// The test binary's own limit comes first, so that a hang shows up as
 	// a panic that names the running tests; ours is the backstop.
-	args = append(args, "-timeout", (g.Limit * 3 / 4).Round(time.Second).String(), ".")
+	args = append(args, "-timeout", (g.Limit * 3 / 4).Round(time.Second).String(), "./...")
 	return args
 }
 
@@ -191,6 +192,7 @@ func (g goTest) run(ctx context.Context) (*Run, error) {
 // testEvent is one line of `go test -json` (cmd/test2json).
 type testEvent struct {
 	Action      string
+	Package     string
 	Test        string
 	Elapsed     float64
 	Output      string
@@ -229,10 +231,11 @@ func parseTestJSON(r io.Reader) *Run {
 			}
 			continue
 		}
-		t := byName[ev.Test]
+		key := ev.Package + " " + ev.Test
+		t := byName[key]
 		if t == nil {
-			t = &TestResult{Name: ev.Test}
-			byName[ev.Test] = t
+			t = &TestResult{Name: ev.Test, pkg: ev.Package}
+			byName[key] = t
 			run.Tests = append(run.Tests, t)
 		}
 		switch ev.Action {
@@ -249,7 +252,25 @@ func parseTestJSON(r io.Reader) *Run {
 		run.markRunning()
 	}
 	run.BuildOutput = strings.TrimSpace(strings.Join(buildOut, "\n"))
+	qualifyNames(run.Tests)
 	return run
+}
+
+// qualifyNames prefixes the tests of a task's sub-packages with the
+// package's path below the task's root package (lifecycle.TestLIFO), so that
+// each criterion has one name. The root package is the shortest path seen.
+func qualifyNames(tests []*TestResult) {
+	root := ""
+	for _, t := range tests {
+		if root == "" || len(t.pkg) < len(root) {
+			root = t.pkg
+		}
+	}
+	for _, t := range tests {
+		if rel, ok := strings.CutPrefix(t.pkg, root+"/"); ok {
+			t.Name = strings.ReplaceAll(rel, "/", ".") + "." + t.Name
+		}
+	}
 }
 
 // markRunning marks every test that never finished as timed out.

@@ -99,11 +99,33 @@ func TestParseTestJSONTimeoutMarksRunningTests(t *testing.T) {
 
 func TestGoTestArgs(t *testing.T) {
 	got := goTest{Overlay: "/tmp/o.json", Race: true, Limit: 40 * time.Second}.args()
-	want := []string{"test", "-json", "-race", "-count=1", "-overlay", "/tmp/o.json", "-timeout", "30s", "."}
+	want := []string{"test", "-json", "-race", "-count=1", "-overlay", "/tmp/o.json", "-timeout", "30s", "./..."}
 	if !slices.Equal(got, want) {
 		t.Errorf("args = %q, want %q", got, want)
 	}
 	if got := (goTest{Cached: true, Limit: time.Minute}).args(); slices.Contains(got, "-count=1") {
 		t.Errorf("a cached run must not pass -count=1: %q", got)
+	}
+}
+
+func TestSubPackageTestsAreQualified(t *testing.T) {
+	stream := `{"Action":"run","Package":"lab/t8","Test":"TestProgram"}
+{"Action":"pass","Package":"lab/t8","Test":"TestProgram","Elapsed":0.1}
+{"Action":"run","Package":"lab/t8/lifecycle","Test":"TestLIFO"}
+{"Action":"run","Package":"lab/t8/lifecycle","Test":"TestLIFO/three"}
+{"Action":"output","Package":"lab/t8/lifecycle","Test":"TestLIFO/three","Output":"    lifecycle_test.go:9: ran a, b, c; want c, b, a\n"}
+{"Action":"fail","Package":"lab/t8/lifecycle","Test":"TestLIFO/three","Elapsed":0.1}
+{"Action":"fail","Package":"lab/t8/lifecycle","Test":"TestLIFO","Elapsed":0.1}
+`
+	run := parseTestJSON(strings.NewReader(stream))
+	var names []string
+	for _, tr := range run.Top() {
+		names = append(names, tr.Name)
+	}
+	if want := []string{"TestProgram", "lifecycle.TestLIFO"}; !slices.Equal(names, want) {
+		t.Fatalf("top-level names = %q, want %q", names, want)
+	}
+	if got := run.Explain("lifecycle.TestLIFO"); len(got) != 2 || got[0] != "three:" {
+		t.Errorf("Explain of the qualified name = %q, want its subtest", got)
 	}
 }

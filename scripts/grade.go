@@ -53,6 +53,11 @@ func grade(ctx context.Context, lab, ws *Workspace, jobs int, jsonPath string, w
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
+			if t.Meta.Kind == "test" && lab.Tasks[i].Present {
+				checks, err := gradeTestTask(ctx, lab.Tasks[i], t, false, 1)
+				fillTestGrade(grades[i], checks, err)
+				return
+			}
 			run, err := gradeTask(ctx, lab.Tasks[i], t)
 			fillGrade(grades[i], run, err)
 		})
@@ -143,5 +148,34 @@ func fillGrade(g *taskGrade, run *Run, err error) {
 	default:
 		g.Status = "fail"
 		g.Problem = packageProblem(run)
+	}
+}
+
+// fillTestGrade records the reverse grading of a learner-written test: one
+// pseudo-test per program it was run against.
+func fillTestGrade(g *taskGrade, checks []*programCheck, err error) {
+	if err != nil {
+		g.Status, g.Problem = "fail", err.Error()
+		return
+	}
+	g.Status = "pass"
+	for _, c := range checks {
+		name := "passes on " + c.Label
+		if c.Broken {
+			name = "catches " + c.Label
+		}
+		tr := &TestResult{Name: name, Status: Pass}
+		if c.Run != nil {
+			tr.Seconds = c.Run.Elapsed.Seconds()
+			g.Seconds += tr.Seconds
+		}
+		if !c.OK() {
+			tr.Status, tr.Output = Fail, c.Problem()
+			g.Status = "fail"
+		} else {
+			g.Passed++
+		}
+		g.Total++
+		g.Tests = append(g.Tests, tr)
 	}
 }

@@ -95,7 +95,7 @@ func dispatch(ctx context.Context, cmd string, args []string, w io.Writer) (bool
 		if err != nil {
 			return false, err
 		}
-		return check(ctx, ws, n, w)
+		return check(ctx, ws, n, *jobs, w)
 	case "list":
 		if err := noArgs(positional); err != nil {
 			return false, err

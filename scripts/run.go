@@ -17,10 +17,6 @@ func runTask(ctx context.Context, ws *Workspace, n int, solution bool, flags []s
 	if err != nil {
 		return err
 	}
-	src := t.Path
-	if solution {
-		src = t.SolPath
-	}
 	binDir, err := os.UserCacheDir()
 	if err != nil {
 		binDir = os.TempDir()
@@ -29,15 +25,23 @@ func runTask(ctx context.Context, ws *Workspace, n int, solution bool, flags []s
 	if err := os.MkdirAll(binDir, 0o755); err != nil {
 		return err
 	}
-	bin := filepath.Join(binDir, filepath.Base(src))
+	bin := filepath.Join(binDir, t.Dir)
+	args := []string{"build", "-o", bin}
 	if solution {
+		// The reference is built as verify tests it: the task folder with
+		// the solution's files swapped in.
 		bin += "-solution"
+		overlayPath, err := referenceOverlay(binDir, t)
+		if err != nil {
+			return err
+		}
+		args = []string{"build", "-overlay", overlayPath, "-o", bin}
 	}
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
-	build.Dir = src
+	build := exec.CommandContext(ctx, "go", append(args, ".")...)
+	build.Dir = t.Path
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
-		return fmt.Errorf("%s does not build (see above)", src)
+		return fmt.Errorf("%s does not build (see above)", t.Dir)
 	}
 	which := "your " + t.Dir
 	if solution {

@@ -89,6 +89,11 @@ func judgeReference(run *Run) verdict {
 	if bad := runProblem(run); bad != "" {
 		return verdict{detail: bad}
 	}
+	for _, t := range run.Top() {
+		if t.Status == Skip {
+			return verdict{detail: "skips " + t.Name + ": a skipped test is not a passed one"}
+		}
+	}
 	if failed := run.Failed(); len(failed) > 0 {
 		return verdict{detail: "fails " + describeTests(run, failed)}
 	}
@@ -160,11 +165,6 @@ func runProblem(run *Run) string {
 		return "timed out: " + describeTests(run, run.Failed())
 	case len(run.Top()) == 0:
 		return "no test ran" + suffix(": ", firstLine(run.BuildOutput))
-	}
-	for _, t := range run.Top() {
-		if t.Status == Skip {
-			return "skips " + t.Name + ": a skipped test is not a passed one"
-		}
 	}
 	return ""
 }

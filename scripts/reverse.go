@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// A task of kind "test" is one where the learner writes the test. It is
+// graded in reverse: the learner's test must pass on the task's correct
+// program and fail on every catalogued broken program. A test that passes
+// everything, skips, or is empty proves nothing and is not done.
+
+// programCheck is one program the learner's test was run against.
+type programCheck struct {
+	Label  string // "the correct program" or the bug's name
+	What   string // for a broken program: what is wrong with it
+	Broken bool
+	Run    *Run
+	Err    error
+}
+
+// OK reports whether the learner's test judged this program right.
+func (c *programCheck) OK() bool {
+	if c.Err != nil || c.Run.BuildFailed || c.Run.TimedOut {
+		return false
+	}
+	if c.Broken {
+		return len(c.Run.Failed()) > 0
+	}
+	return c.Run.OK() && !hasSkip(c.Run)
+}
+
+// Problem says, for a person, why the check did not hold.
+func (c *programCheck) Problem() []string {
+	switch {
+	case c.Err != nil:
+		return []string{c.Err.Error()}
+	case c.Run.BuildFailed:
+		return []string{"does not build:", c.Run.BuildOutput}
+	case c.Run.TimedOut:
+		return []string{"your test was still running when the time ran out: bound every wait (select with time.After) so that it fails instead of hanging"}
+	case c.Broken:
+		return []string{fmt.Sprintf("your test passed on a program that %s; it should fail on it", c.What)}
+	case len(c.Run.Top()) == 0:
+		return []string{"no test ran: write TestGracefulShutdown in main_test.go"}
+	case hasSkip(c.Run):
+		return []string{"your test skips itself: a skipped test is not done"}
+	}
+	var lines []string
+	for _, name := range c.Run.Failed() {
+		lines = append(lines, name+" failed on the correct program:")
+		lines = append(lines, c.Run.Explain(name)...)
+	}
+	return lines
+}
+
+func hasSkip(run *Run) bool {
+	for _, t := range run.Top() {
+		if t.Status == Skip {
+			return true
+		}
+	}
+	return false
+}
+
+// gradeTestTask runs the learner's test in task t against the lab's
+// correct program and each of labTask's broken programs. When t is another
+// workspace's copy, the program files come from the lab, as in grade.
+func gradeTestTask(ctx context.Context, labTask, t *Task, cached bool, jobs int) ([]*programCheck, error) {
+	base, err := labProgramFiles(labTask, t)
+	if err != nil {
+		return nil, err
+	}
+	checks := []*programCheck{{Label: "the correct program"}}
+	for _, b := range labTask.Meta.Bugs {
+		checks = append(checks, &programCheck{Label: b.Name, What: b.What, Broken: true})
+	}
+	sem := make(chan struct{}, jobs)
+	var wg sync.WaitGroup
+	for i, c := range checks {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			fs := base
+			if c.Broken {
+				fs, c.Err = brokenProgram(labTask, labTask.Meta.Bugs[i-1], base)
+				if c.Err != nil {
+					return
+				}
+			}
+			c.Run, c.Err = runWithFiles(ctx, t, fs, cached)
+		})
+	}
+	wg.Wait()
+	return checks, nil
+}
+
+// labProgramFiles is what the learner does not write, from the lab: nothing
+// when t is the lab's own copy, else every Go file of labTask that is not
+// the learner's.
+func labProgramFiles(labTask, t *Task) (files, error) {
+	fs := files{}
+	if labTask.Path == t.Path {
+		return fs, nil
+	}
+	entries, err := os.ReadDir(labTask.Path)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !strings.HasSuffix(name, ".go") || isLearnerFile(labTask, name) {
+			continue
+		}
+		b, err := readFile(filepath.Join(labTask.Path, name))
+		if err != nil {
+			return nil, err
+		}
+		fs[name] = b
+	}
+	return fs, nil
+}
+
+func isLearnerFile(t *Task, rel string) bool {
+	for _, f := range t.Meta.Files {
+		if f == rel {
+			return true
+		}
+	}
+	return false
+}
+
+// brokenProgram is base with bug b's patch applied to the lab's program.
+func brokenProgram(labTask *Task, b Bug, base files) (files, error) {
+	patch, err := readFile(labTask.bugPatch(b))
+	if err != nil {
+		return nil, err
+	}
+	return applyPatch(patch, func(rel string) ([]byte, error) {
+		if content, ok := base[rel]; ok {
+			return content, nil
+		}
+		return readFile(filepath.Join(labTask.Path, rel))
+	}, base)
+}
+
+// runWithFiles runs t's tests with fs swapped in.
+func runWithFiles(ctx context.Context, t *Task, fs files, cached bool) (*Run, error) {
+	g := goTest{Dir: t.Path, Race: true, Cached: cached, Limit: testLimit}
+	if len(fs) > 0 {
+		dir, err := os.MkdirTemp("", "lab-reverse-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		if g.Overlay, err = writeOverlay(dir, t.Path, fs); err != nil {
+			return nil, err
+		}
+	}
+	return g.run(ctx)
+}
+
+// explainTestTask prints the reverse grading of a test task, criterion by
+// criterion, and what to do next. It reports whether the test is done.
+func explainTestTask(ws *Workspace, t *Task, checks []*programCheck, w io.Writer) bool {
+	fmt.Fprintf(w, "\nTask %d: %s  (%s, %s)\n\n", t.Number, t.Title, t.Dir, t.Meta.Level)
+	fmt.Fprintf(w, "Here you write the test. It must pass on the correct program and fail on each broken one.\n\n")
+	passed := 0
+	for _, c := range checks {
+		label := "passes on " + c.Label
+		if c.Broken {
+			label = "catches the broken program " + c.Label
+		}
+		mk := "✗"
+		if c.OK() {
+			mk = "✓"
+			passed++
+		}
+		fmt.Fprintf(w, "  %s %s\n", mk, label)
+		if !c.OK() {
+			for _, l := range limitLines(c.Problem(), maxExplainLines) {
+				fmt.Fprintf(w, "      %s\n", l)
+			}
+		}
+	}
+	done := passed == len(checks)
+	if done {
+		fmt.Fprintf(w, "\nYour test passes on the correct program and catches all %d broken ones: task %d is done.\n", len(checks)-1, t.Number)
+		if next := ws.nextAfter(t); next != nil {
+			fmt.Fprintf(w, "Next: task %d, %s: read %s/README.md, then `go run ./scripts check %d`.\n", next.Number, next.Title, next.Dir, next.Number)
+		}
+		return true
+	}
+	fmt.Fprintf(w, "\n%d of %d criteria pass.\n", passed, len(checks))
+	fmt.Fprintf(w, "Next: edit %s (look for TODO(task%02d)), then run `go run ./scripts check %d` again.\n", edits(t), t.Number, t.Number)
+	fmt.Fprintf(w, "Stuck? `go run ./scripts hint %d` gives a first hint; the task's README.md explains the why.\n", t.Number)
+	return false
+}
+
+func limitLines(lines []string, max int) []string {
+	if len(lines) <= max {
+		return lines
+	}
+	return append(lines[:max:max], fmt.Sprintf("… %d more lines", len(lines)-max))
+}
