@@ -35,6 +35,13 @@ type Program struct {
 // "-log-format", "json".
 func Start(t testing.TB, args ...string) *Program {
 	t.Helper()
+	return StartEnv(t, nil, args...)
+}
+
+// StartEnv is Start with extra environment variables ("KEY=value"), which
+// override the test's own: StartEnv(t, []string{"DATABASE_URL=..."}, ...).
+func StartEnv(t testing.TB, env []string, args ...string) *Program {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatalf("cannot find the test binary to re-run as the program: %v", err)
@@ -43,7 +50,7 @@ func Start(t testing.TB, args ...string) *Program {
 	// Under -race the runtime sleeps a second before exiting by default
 	// (GORACE atexit_sleep_ms); a program under test must exit when it says.
 	gorace := strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0")
-	cmd.Env = append(os.Environ(), childEnv+"=1", "GORACE="+gorace)
+	cmd.Env = append(append(os.Environ(), env...), childEnv+"=1", "GORACE="+gorace)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatalf("stderr pipe: %v", err)
