@@ -1,0 +1,3 @@
+module gracefulshutdown.lab/solutions/task09-handler-timeout
+
+go 1.26
