@@ -37,13 +37,7 @@ func (r learnerResult) summary() string {
 		}
 		return fmt.Sprintf("%d of %d criteria", r.run.Passed(), len(r.run.Top()))
 	}
-	n := 0
-	for _, c := range r.checks {
-		if c.OK() {
-			n++
-		}
-	}
-	return fmt.Sprintf("%d of %d criteria", n, len(r.checks))
+	return fmt.Sprintf("%d of %d criteria", judgedOK(r.checks), len(r.checks))
 }
 
 // testLearner tests the learner's own copy of a task, as they left it. The
@@ -152,8 +146,11 @@ func explain(ws *Workspace, t *Task, run *Run, w io.Writer) {
 // packageProblem is a failure no single test owns, such as a goroutine
 // left behind after all tests, which goleak reports for the whole package.
 func packageProblem(run *Run) string {
-	if run.BuildOutput == "" || run.Passed() != len(run.Top()) {
+	if !run.AfterTestsFailed {
 		return ""
+	}
+	if run.BuildOutput == "" {
+		return "the tests passed, but the test binary failed after them"
 	}
 	return run.BuildOutput
 }

@@ -45,7 +45,10 @@ type Run struct {
 	BuildFailed bool
 	BuildOutput string // compiler errors, or what go test printed outside the JSON stream
 	TimedOut    bool
-	Elapsed     time.Duration
+	// AfterTestsFailed: every test passed, yet the package failed, as when
+	// goleak finds goroutines left behind; BuildOutput says what.
+	AfterTestsFailed bool
+	Elapsed          time.Duration
 }
 
 // Top is the top-level tests: the task's criteria.
@@ -87,7 +90,7 @@ func (r *Run) Passed() int { return len(r.Top()) - len(r.Failed()) }
 // OK reports whether the run built, ran at least one test, and every test
 // passed. A skipped test is not a passed one.
 func (r *Run) OK() bool {
-	return !r.BuildFailed && !r.TimedOut && len(r.Top()) > 0 && len(r.Failed()) == 0
+	return !r.BuildFailed && !r.TimedOut && !r.AfterTestsFailed && len(r.Top()) > 0 && len(r.Failed()) == 0
 }
 
 // Explain is what the tests that did not pass said, for a person: each
@@ -204,6 +207,7 @@ type testEvent struct {
 // output.
 func parseTestJSON(r io.Reader) *Run {
 	run := &Run{}
+	packageFailed := false
 	byName := map[string]*TestResult{}
 	var buildOut []string
 	sc := bufio.NewScanner(r)
@@ -229,6 +233,9 @@ func parseTestJSON(r io.Reader) *Run {
 			if ev.Action == "output" && isProblemOutput(ev.Output) {
 				buildOut = append(buildOut, strings.TrimRight(ev.Output, "\n"))
 			}
+			if ev.Action == "fail" {
+				packageFailed = true
+			}
 			continue
 		}
 		key := ev.Package + " " + ev.Test
@@ -253,6 +260,9 @@ func parseTestJSON(r io.Reader) *Run {
 	}
 	run.BuildOutput = strings.TrimSpace(strings.Join(buildOut, "\n"))
 	qualifyNames(run.Tests)
+	// A package fails whenever a test does; if none did, something after
+	// the tests failed it: goleak's check of leftover goroutines, a panic.
+	run.AfterTestsFailed = packageFailed && !run.BuildFailed && !run.TimedOut && len(run.Failed()) == 0 && len(run.Top()) > 0
 	return run
 }
 

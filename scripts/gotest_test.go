@@ -129,3 +129,21 @@ func TestSubPackageTestsAreQualified(t *testing.T) {
 		t.Errorf("Explain of the qualified name = %q, want its subtest", got)
 	}
 }
+
+func TestLeftoverGoroutinesFailARunWhoseTestsPassed(t *testing.T) {
+	stream := `{"Action":"run","Package":"lab/t","Test":"TestOK"}
+{"Action":"pass","Package":"lab/t","Test":"TestOK","Elapsed":0.1}
+{"Action":"output","Package":"lab/t","Output":"goleak: Errors on successful test run: found unexpected goroutines:\n"}
+{"Action":"fail","Package":"lab/t","Elapsed":0.6}
+`
+	run := parseTestJSON(strings.NewReader(stream))
+	if !run.AfterTestsFailed || run.OK() {
+		t.Fatalf("AfterTestsFailed=%v OK=%v, want a goleak failure after passing tests to fail the run", run.AfterTestsFailed, run.OK())
+	}
+	if v := judgeBug(run); !v.ok {
+		t.Errorf("a bug caught by goleak was not counted as caught: %q", v.detail)
+	}
+	if v := judgeReference(run); v.ok {
+		t.Error("a reference that leaks goroutines passed verify")
+	}
+}

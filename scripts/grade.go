@@ -159,6 +159,7 @@ func fillTestGrade(g *taskGrade, checks []*programCheck, err error) {
 		return
 	}
 	g.Status = "pass"
+	judged := len(checks) > 0 && checks[0].OK()
 	for _, c := range checks {
 		name := "passes on " + c.Label
 		if c.Broken {
@@ -169,10 +170,14 @@ func fillTestGrade(g *taskGrade, checks []*programCheck, err error) {
 			tr.Seconds = c.Run.Elapsed.Seconds()
 			g.Seconds += tr.Seconds
 		}
-		if !c.OK() {
+		switch {
+		case c.Broken && !judged:
+			tr.Status, tr.Output = Fail, []string{"not judged: the test does not pass on the correct program"}
+			g.Status = "fail"
+		case !c.OK():
 			tr.Status, tr.Output = Fail, c.Problem()
 			g.Status = "fail"
-		} else {
+		default:
 			g.Passed++
 		}
 		g.Total++

@@ -92,6 +92,14 @@ func TestEveryTaskMetadataIsConsistent(t *testing.T) {
 				t.Errorf("%s: bug %s: %v", task.Dir, b.Name, err)
 			}
 		}
+		if m.Kind == "test" {
+			// The reference of a test task carries a copy of the program so
+			// that its folder builds on its own; it must be the same program.
+			prog, _ := os.ReadFile(filepath.Join(task.Path, "main.go"))
+			if copy, err := os.ReadFile(filepath.Join(task.SolPath, "main.go")); err == nil && !bytes.Equal(copy, prog) {
+				t.Errorf("%s: solutions/%s/main.go differs from the task's main.go; copy it again", task.Dir, task.Dir)
+			}
+		}
 		for _, marker := range []string{"TODO(task"} {
 			src, _ := os.ReadFile(filepath.Join(task.Path, m.Files[0]))
 			if !bytes.Contains(src, []byte(marker)) {

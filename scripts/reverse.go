@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 )
 
 // A task of kind "test" is one where the learner writes the test. It is
@@ -30,7 +31,7 @@ func (c *programCheck) OK() bool {
 		return false
 	}
 	if c.Broken {
-		return len(c.Run.Failed()) > 0
+		return len(c.Run.Failed()) > 0 || c.Run.AfterTestsFailed
 	}
 	return c.Run.OK() && !hasSkip(c.Run)
 }
@@ -50,6 +51,8 @@ func (c *programCheck) Problem() []string {
 		return []string{"no test ran: write TestGracefulShutdown in main_test.go"}
 	case hasSkip(c.Run):
 		return []string{"your test skips itself: a skipped test is not done"}
+	case c.Run.AfterTestsFailed:
+		return []string{"your test passed, then the test binary failed:", packageProblem(c.Run)}
 	}
 	var lines []string
 	for _, name := range c.Run.Failed() {
@@ -57,6 +60,22 @@ func (c *programCheck) Problem() []string {
 		lines = append(lines, c.Run.Explain(name)...)
 	}
 	return lines
+}
+
+// judgedOK counts the checks that hold. A test that fails on the correct
+// program fails on every broken one too, which proves nothing: until it
+// passes there, the broken programs are not judged and count for nothing.
+func judgedOK(checks []*programCheck) int {
+	if len(checks) == 0 || !checks[0].OK() {
+		return 0
+	}
+	n := 0
+	for _, c := range checks {
+		if c.OK() {
+			n++
+		}
+	}
+	return n
 }
 
 func hasSkip(run *Run) bool {
@@ -151,7 +170,9 @@ func brokenProgram(labTask *Task, b Bug, base files) (files, error) {
 
 // runWithFiles runs t's tests with fs swapped in.
 func runWithFiles(ctx context.Context, t *Task, fs files, cached bool) (*Run, error) {
-	g := goTest{Dir: t.Path, Race: true, Cached: cached, Limit: testLimit}
+	// A learner's test that waits without a bound would hang on a broken
+	// program; a minute is ample for any honest one.
+	g := goTest{Dir: t.Path, Race: true, Cached: cached, Limit: time.Minute}
 	if len(fs) > 0 {
 		dir, err := os.MkdirTemp("", "lab-reverse-")
 		if err != nil {
@@ -170,16 +191,20 @@ func runWithFiles(ctx context.Context, t *Task, fs files, cached bool) (*Run, er
 func explainTestTask(ws *Workspace, t *Task, checks []*programCheck, w io.Writer) bool {
 	fmt.Fprintf(w, "\nTask %d: %s  (%s, %s)\n\n", t.Number, t.Title, t.Dir, t.Meta.Level)
 	fmt.Fprintf(w, "Here you write the test. It must pass on the correct program and fail on each broken one.\n\n")
-	passed := 0
+	passed := judgedOK(checks)
+	judged := checks[0].OK()
 	for _, c := range checks {
 		label := "passes on " + c.Label
 		if c.Broken {
 			label = "catches the broken program " + c.Label
 		}
+		if c.Broken && !judged {
+			fmt.Fprintf(w, "  · %s: not judged until your test passes on the correct program\n", label)
+			continue
+		}
 		mk := "✗"
 		if c.OK() {
 			mk = "✓"
-			passed++
 		}
 		fmt.Fprintf(w, "  %s %s\n", mk, label)
 		if !c.OK() {

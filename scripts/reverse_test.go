@@ -25,3 +25,15 @@ func TestReverseGradingJudgesALearnersTest(t *testing.T) {
 		}
 	}
 }
+
+func TestBrokenProgramsAreNotJudgedUntilTheTestPassesOnTheCorrectOne(t *testing.T) {
+	fail := runOf(map[string]Status{"TestA": Fail})
+	checks := []*programCheck{{Run: fail}, {Broken: true, Run: fail}, {Broken: true, Run: fail}}
+	if n := judgedOK(checks); n != 0 {
+		t.Errorf("a test failing everywhere scored %d, want 0", n)
+	}
+	checks[0].Run = runOf(map[string]Status{"TestA": Pass})
+	if n := judgedOK(checks); n != 3 {
+		t.Errorf("a test passing on the correct program and failing on both broken ones scored %d, want 3", n)
+	}
+}

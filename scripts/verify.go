@@ -97,6 +97,9 @@ func judgeReference(run *Run) verdict {
 	if failed := run.Failed(); len(failed) > 0 {
 		return verdict{detail: "fails " + describeTests(run, failed)}
 	}
+	if run.AfterTestsFailed {
+		return verdict{detail: "passes its tests, then fails: " + firstLine(run.BuildOutput)}
+	}
 	return verdict{ok: true, detail: fmt.Sprintf("passes all %d tests", len(run.Top()))}
 }
 
@@ -147,13 +150,15 @@ func judgeBug(run *Run) verdict {
 		return verdict{detail: "the bugged program does not build, so it proves nothing: " + firstLine(run.BuildOutput)}
 	}
 	failed := run.Failed()
-	if len(failed) == 0 {
-		if len(run.Top()) == 0 {
-			return verdict{detail: "no test ran"}
-		}
-		return verdict{detail: "passes every test: no test catches this bug"}
+	switch {
+	case len(failed) > 0:
+		return verdict{ok: true, detail: "caught by " + strings.Join(failed, ", ")}
+	case run.AfterTestsFailed:
+		return verdict{ok: true, detail: "caught after the tests: " + firstLine(run.BuildOutput)}
+	case len(run.Top()) == 0:
+		return verdict{detail: "no test ran"}
 	}
-	return verdict{ok: true, detail: "caught by " + strings.Join(failed, ", ")}
+	return verdict{detail: "passes every test: no test catches this bug"}
 }
 
 // runProblem is what, beyond failing tests, makes a run unusable.
