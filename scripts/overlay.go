@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -133,20 +134,36 @@ func writeOverlayFile(dir string, ov overlay) (string, error) {
 	return path, os.WriteFile(path, b, 0o644)
 }
 
-// labFilesOverlay swaps the lab's own copy of every Go file of labTask that
-// a learner does not edit (the tests, above all) into the learner's task t.
+// labOwnedFiles lists, relative to labTask's folder, every Go file of the
+// task that a learner does not edit: the tests above all, in every package.
+func labOwnedFiles(labTask *Task) ([]string, error) {
+	var rels []string
+	err := filepath.WalkDir(labTask.Path, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") {
+			return err
+		}
+		rel, err := filepath.Rel(labTask.Path, path)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(labTask.Meta.Files, filepath.ToSlash(rel)) {
+			rels = append(rels, rel)
+		}
+		return nil
+	})
+	return rels, err
+}
+
+// labFilesOverlay swaps the lab's own copy of every file of labTask that a
+// learner does not edit into the learner's task t.
 func labFilesOverlay(dir string, labTask, t *Task) (string, error) {
-	ov := overlay{Replace: map[string]string{}}
-	entries, err := os.ReadDir(labTask.Path)
+	rels, err := labOwnedFiles(labTask)
 	if err != nil {
 		return "", err
 	}
-	for _, e := range entries {
-		name := e.Name()
-		if e.IsDir() || !strings.HasSuffix(name, ".go") || slices.Contains(labTask.Meta.Files, name) {
-			continue
-		}
-		ov.Replace[filepath.Join(t.Path, name)] = filepath.Join(labTask.Path, name)
+	ov := overlay{Replace: map[string]string{}}
+	for _, rel := range rels {
+		ov.Replace[filepath.Join(t.Path, rel)] = filepath.Join(labTask.Path, rel)
 	}
 	return writeOverlayFile(dir, ov)
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 )
@@ -127,31 +126,18 @@ func labProgramFiles(labTask, t *Task) (files, error) {
 	if labTask.Path == t.Path {
 		return fs, nil
 	}
-	entries, err := os.ReadDir(labTask.Path)
+	rels, err := labOwnedFiles(labTask)
 	if err != nil {
 		return nil, err
 	}
-	for _, e := range entries {
-		name := e.Name()
-		if e.IsDir() || !strings.HasSuffix(name, ".go") || isLearnerFile(labTask, name) {
-			continue
-		}
-		b, err := readFile(filepath.Join(labTask.Path, name))
+	for _, rel := range rels {
+		b, err := readFile(filepath.Join(labTask.Path, rel))
 		if err != nil {
 			return nil, err
 		}
-		fs[name] = b
+		fs[rel] = b
 	}
 	return fs, nil
-}
-
-func isLearnerFile(t *Task, rel string) bool {
-	for _, f := range t.Meta.Files {
-		if f == rel {
-			return true
-		}
-	}
-	return false
 }
 
 // brokenProgram is base with bug b's patch applied to the lab's program.
