@@ -152,7 +152,10 @@ func helloHandler(delay time.Duration, db *sql.DB, logger *slog.Logger) http.Han
 	})
 }
 
-// openDB opens the database the program depends on and checks that it answers: Postgres through pgx's database/sql driver when url is set (DATABASE_URL), otherwise an embedded SQLite database in memory, so that a machine with nothing installed can run the lab.
+// openDB opens the database the program depends on and checks that it
+// answers: Postgres through pgx's database/sql driver when url is set
+// (DATABASE_URL), otherwise an embedded SQLite database in memory, so that a
+// machine with nothing installed can run the lab.
 func openDB(ctx context.Context, url string) (*sql.DB, error) {
 	driver, dsn := driverName(url), url
 	if driver == "sqlite" {
