@@ -122,11 +122,18 @@ func (l *EventLog) Text() string {
 // WaitFor returns the first event with message msg once it is logged. It
 // gives up after within, or when stop is closed (the program exited).
 func (l *EventLog) WaitFor(msg string, within time.Duration, stop <-chan struct{}) (Event, error) {
+	return l.WaitForMatch(fmt.Sprintf("%q", msg), func(ev Event) bool { return ev.Msg() == msg }, within, stop)
+}
+
+// WaitForMatch returns the first event that match accepts once it is
+// logged; what describes such an event for the error. It gives up after
+// within, or when stop is closed (the program exited).
+func (l *EventLog) WaitForMatch(what string, match func(Event) bool, within time.Duration, stop <-chan struct{}) (Event, error) {
 	timeout := time.After(within)
 	for {
 		l.mu.Lock()
 		for _, ev := range l.events {
-			if ev.Msg() == msg {
+			if match(ev) {
 				l.mu.Unlock()
 				return ev, nil
 			}
@@ -137,20 +144,14 @@ func (l *EventLog) WaitFor(msg string, within time.Duration, stop <-chan struct{
 		case <-changed:
 		case <-stop:
 			// The last lines may have arrived with the exit; look once more.
-			if ev, ok := l.first(msg); ok {
-				return ev, nil
+			for _, ev := range l.Events() {
+				if match(ev) {
+					return ev, nil
+				}
 			}
-			return nil, fmt.Errorf("the program exited without logging %q", msg)
+			return nil, fmt.Errorf("the program exited without logging %s", what)
 		case <-timeout:
-			return nil, fmt.Errorf("the program did not log %q within %v", msg, within)
+			return nil, fmt.Errorf("the program did not log %s within %v", what, within)
 		}
 	}
-}
-
-func (l *EventLog) first(msg string) (Event, bool) {
-	i := l.Index(msg)
-	if i < 0 {
-		return nil, false
-	}
-	return l.Events()[i], true
 }

@@ -91,6 +91,18 @@ func (p *Program) WaitFor(msg string, within time.Duration) Event {
 	return ev
 }
 
+// WaitForMatch returns the first event that match accepts, waiting up to
+// within for it, as WaitFor does; what describes such an event for the
+// failure message, e.g. `"listening" with server="metrics"`.
+func (p *Program) WaitForMatch(what string, within time.Duration, match func(Event) bool) Event {
+	p.t.Helper()
+	ev, err := p.log.WaitForMatch(what, match, within, p.done)
+	if err != nil {
+		p.t.Fatalf("%v\n%s", err, p.Transcript())
+	}
+	return ev
+}
+
 // Listening waits for the "listening" event and returns the address the
 // program bound (tests pass -addr 127.0.0.1:0, so this is the real port).
 func (p *Program) Listening() string {

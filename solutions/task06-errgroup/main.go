@@ -1,0 +1,301 @@
+// Command task06-errgroup runs three parts side by side: an API server that
+// answers "hello" after a delay, an admin server with Prometheus metrics and
+// pprof on a listener of its own, and a background worker that runs a job at
+// a fixed interval. One errgroup ties them together: the signal, or the first
+// part to fail, shuts all of them down. Both servers drain at the same time
+// under one deadline, and the worker finishes the job it is on but starts no
+// new one.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+)
+
+func main() {
+	// The signal no longer kills the process: it cancels ctx, and run turns
+	// that into an orderly shutdown.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is the whole program; it returns the exit code. It serves and works
+// until ctx is cancelled or a part fails, then shuts every part down.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseFlags(args, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "task06-errgroup: %v\n", err)
+		return 2
+	}
+	logger := newLogger(cfg.logFormat, stderr)
+
+	servers := []server{
+		{name: "api", srv: &http.Server{
+			Addr:              cfg.addr,
+			Handler:           logRequests("api", logger, helloHandler(cfg.delay)),
+			ReadHeaderTimeout: 5 * time.Second,
+		}},
+		// Metrics and profiles say how this process is doing inside; they
+		// stay on a listener of their own that only the cluster reaches,
+		// never on the public API port.
+		{name: "metrics", srv: &http.Server{
+			Addr:              cfg.metricsAddr,
+			Handler:           logRequests("metrics", logger, adminHandler()),
+			ReadHeaderTimeout: 5 * time.Second,
+		}},
+	}
+
+	// gctx is cancelled by the signal (it derives from ctx) or as soon as a
+	// goroutine of the group returns an error, whichever comes first. It is
+	// the one "stop" that every part listens to, so a part that fails stops
+	// the others the same way a signal does.
+	g, gctx := errgroup.WithContext(ctx)
+	for _, s := range servers {
+		g.Go(func() error { return serve(s, logger) })
+	}
+	g.Go(func() error {
+		return work(gctx, cfg.jobInterval, cfg.jobDuration, cfg.shutdownTimeout, logger)
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		logger.Info("shutdown started")
+		// One budget for the whole shutdown, counted from the signal or the
+		// first failure. It derives from context.Background: gctx is
+		// already cancelled.
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+		defer cancel()
+		return drain(shutdownCtx, servers, logger)
+	})
+
+	// Wait returns once every goroutine has, with the first error any of
+	// them returned: the cause, not its consequences. Each error was logged
+	// where it happened; here it only decides the exit code.
+	if err := g.Wait(); err != nil {
+		return 1
+	}
+	logger.Info("exited")
+	return 0
+}
+
+// server is an http.Server with the name its events carry.
+type server struct {
+	name string
+	srv  *http.Server
+}
+
+// serve runs s until it is shut down. After Shutdown, Serve returns
+// http.ErrServerClosed: that is this goroutine's job done, not a failure.
+// Any other error (the address is taken, say) is returned, and that cancels
+// the group.
+func serve(s server, logger *slog.Logger) error {
+	err := listenAndServe(s, logger)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	logger.Error("server failed", "server", s.name, "addr", s.srv.Addr, "err", err)
+	return fmt.Errorf("%s server: %w", s.name, err)
+}
+
+// drain shuts the servers down side by side, so that the drain takes as long
+// as the slowest server, not as long as all of them added up. It also closes
+// every listener at once: one after the other, the server still waiting its
+// turn would keep accepting new work while the first one drains.
+//
+// A plain errgroup.Group, not WithContext: one server running out of time
+// must not cut the other's drain short. They share ctx's deadline anyway.
+func drain(ctx context.Context, servers []server, logger *slog.Logger) error {
+	var g errgroup.Group
+	for _, s := range servers {
+		g.Go(func() error {
+			logger.Info("draining server", "server", s.name)
+			// Shutdown closes the listener, then waits for the requests in
+			// flight, until ctx's deadline.
+			if err := s.srv.Shutdown(ctx); err != nil {
+				// Out of time: cut the stragglers off, and exit 1 so that
+				// whoever reads the exit code knows requests were dropped.
+				logger.Error("forced close", "server", s.name, "err", err)
+				_ = s.srv.Close()
+				return fmt.Errorf("%s server: %w", s.name, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// work runs a job every interval until ctx is cancelled. A job that is
+// running then is finished, not dropped (see doJob), and no new one starts.
+func work(ctx context.Context, every, took, budget time.Duration, logger *slog.Logger) error {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			logger.Info("worker stopped")
+			return nil
+		case <-t.C:
+		}
+		// When a tick and the shutdown are both ready, select picks one at
+		// random. Look again, so that no job starts once shutdown has.
+		if ctx.Err() != nil {
+			logger.Info("worker stopped")
+			return nil
+		}
+		if err := doJob(ctx, took, budget, logger); err != nil {
+			return err
+		}
+	}
+}
+
+// doJob stands for one unit of the worker's work, which takes took. The
+// shutdown does not interrupt it: a job cut in half can leave its work half
+// done (a batch half written, a message taken but never acknowledged), and
+// the point of a graceful shutdown is to finish what was started. But it
+// does not get forever either: once shutdown starts it has budget, the same
+// -shutdown-timeout that the servers get to drain, counted from the same
+// moment.
+func doJob(ctx context.Context, took, budget time.Duration, logger *slog.Logger) error {
+	logger.Info("job started")
+	finished := time.After(took)
+	select {
+	case <-finished:
+	case <-ctx.Done():
+		select {
+		case <-finished:
+		case <-time.After(budget):
+			logger.Error("job abandoned", "err", "the shutdown deadline passed before the job finished")
+			return errors.New("worker: job abandoned at the shutdown deadline")
+		}
+	}
+	logger.Info("job done")
+	return nil
+}
+
+// helloHandler answers "hello" after delay, like a slow backend call.
+func helloHandler(delay time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		time.Sleep(delay)
+		fmt.Fprintln(w, "hello")
+	})
+}
+
+// adminHandler serves what operators and Prometheus ask of this process:
+// /metrics, and the Go profiler under /debug/pprof/. A CPU profile or an
+// execution trace runs for as long as its ?seconds= says, so a shutdown may
+// well find one in flight. (Importing net/http/pprof also registers these
+// handlers on http.DefaultServeMux; this program never serves that mux.)
+func adminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.Handler())
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+// logRequests logs "request started" for every request that reaches next,
+// with the server's name, so that the log tells the two servers apart.
+func logRequests(name string, logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		logger.Info("request started", "server", name, "path", r.URL.Path)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// listenAndServe is srv.ListenAndServe that logs the address it bound, so
+// that -addr :0 reports its real port. Like ListenAndServe it returns a bind
+// error at once, and http.ErrServerClosed after Shutdown (even a Shutdown
+// that came before Serve did).
+func listenAndServe(s server, logger *slog.Logger) error {
+	ln, err := net.Listen("tcp", s.srv.Addr)
+	if err != nil {
+		return err
+	}
+	logger.Info("listening", "server", s.name, "addr", ln.Addr().String())
+	return s.srv.Serve(ln)
+}
+
+type config struct {
+	addr            string
+	metricsAddr     string
+	delay           time.Duration
+	jobInterval     time.Duration
+	jobDuration     time.Duration
+	shutdownTimeout time.Duration
+	logFormat       string
+}
+
+// parseFlags reads the command line. Usage goes to stdout for -h; errors are
+// returned for the caller to print as one line.
+func parseFlags(args []string, stdout io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("task06-errgroup", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&cfg.addr, "addr", ":8080", "address of the API server")
+	fs.StringVar(&cfg.metricsAddr, "metrics-addr", ":9090", "address of the metrics server (/metrics, /debug/pprof/)")
+	fs.DurationVar(&cfg.delay, "delay", 2*time.Second, "how long each API request takes")
+	fs.DurationVar(&cfg.jobInterval, "job-interval", 5*time.Second, "how often the worker starts a job")
+	fs.DurationVar(&cfg.jobDuration, "job-duration", time.Second, "how long each job takes")
+	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 5*time.Second, "the whole shutdown's budget, from the signal: both drains and the last job")
+	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+		}
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	for _, a := range []struct{ name, value string }{{"addr", cfg.addr}, {"metrics-addr", cfg.metricsAddr}} {
+		if _, _, err := net.SplitHostPort(a.value); err != nil {
+			return cfg, fmt.Errorf("invalid -%s %q: %v", a.name, a.value, err)
+		}
+	}
+	for _, d := range []struct {
+		name  string
+		value time.Duration
+	}{{"delay", cfg.delay}, {"job-duration", cfg.jobDuration}, {"shutdown-timeout", cfg.shutdownTimeout}} {
+		if d.value < 0 {
+			return cfg, fmt.Errorf("invalid -%s %v: must not be negative", d.name, d.value)
+		}
+	}
+	// time.NewTicker panics on an interval that is not positive; say so here
+	// instead, as a usage error.
+	if cfg.jobInterval <= 0 {
+		return cfg, fmt.Errorf("invalid -job-interval %v: must be positive", cfg.jobInterval)
+	}
+	if cfg.logFormat != "text" && cfg.logFormat != "json" {
+		return cfg, fmt.Errorf("invalid -log-format %q: want text or json", cfg.logFormat)
+	}
+	return cfg, nil
+}
+
+func newLogger(format string, w io.Writer) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}

@@ -1,0 +1,423 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"gracefulshutdown.lab/labtest"
+)
+
+// TestMain lets each test start this very program as a real process (see
+// labtest.Start) and checks that no test leaves a goroutine behind.
+func TestMain(m *testing.M) { labtest.Main(m, main) }
+
+// margin is the room every timing bound leaves for a busy machine under
+// -race, on top of what a correct program needs.
+const margin = 2 * time.Second
+
+// start runs the program with both servers on free ports, no job for an
+// hour unless the test says otherwise (extra flags override these), and
+// returns it with the addresses the API and metrics servers bound.
+func start(t *testing.T, extra ...string) (p *labtest.Program, api, metrics string) {
+	t.Helper()
+	args := []string{
+		"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-log-format", "json",
+		"-job-interval", "1h",
+	}
+	p = labtest.Start(t, append(args, extra...)...)
+	return p, listening(t, p, "api"), listening(t, p, "metrics")
+}
+
+// listening waits for the "listening" event of the named server and returns
+// the address it bound.
+func listening(t *testing.T, p *labtest.Program, server string) string {
+	t.Helper()
+	ev := p.WaitForMatch(fmt.Sprintf(`"listening" with server=%q`, server), labtest.StartBound, func(ev labtest.Event) bool {
+		return ev.Msg() == "listening" && ev.Str("server") == server
+	})
+	if ev.Str("addr") == "" {
+		t.Fatalf("the %s server's \"listening\" event has no addr attribute; log the address it bound.\n%s", server, p.Transcript())
+	}
+	return ev.Str("addr")
+}
+
+// requestStarted waits until a request has reached the named server.
+func requestStarted(t *testing.T, p *labtest.Program, server string) {
+	t.Helper()
+	p.WaitForMatch(fmt.Sprintf(`"request started" with server=%q`, server), labtest.StartBound, func(ev labtest.Event) bool {
+		return ev.Msg() == "request started" && ev.Str("server") == server
+	})
+}
+
+// TestServersAnswerOnTheirOwnListeners: the API server answers hello, the
+// metrics server answers /metrics on its own address, and the API address
+// does not serve metrics: admin endpoints stay off the public listener.
+func TestServersAnswerOnTheirOwnListeners(t *testing.T) {
+	t.Parallel()
+	p, api, metrics := start(t, "-delay", "50ms")
+
+	if r := <-labtest.Get("http://"+api+"/", 10*time.Second); r.Err != nil || r.Status != 200 || r.Body != "hello\n" {
+		t.Errorf("GET / on the API address got %v; want 200 \"hello\\n\".\n%s", r, p.Transcript())
+	}
+	if r := <-labtest.Get("http://"+metrics+"/metrics", 10*time.Second); r.Err != nil || r.Status != 200 || !strings.Contains(r.Body, "go_goroutines") {
+		t.Errorf("GET /metrics on the metrics address got %v; want 200 and Prometheus metrics (go_goroutines among them).\n%s", shorten(r), p.Transcript())
+	}
+	if r := <-labtest.Get("http://"+api+"/metrics", 10*time.Second); r.Err == nil && strings.Contains(r.Body, "go_goroutines") {
+		t.Errorf("GET /metrics on the API address served Prometheus metrics; want them on the metrics address only.\n"+
+			"Admin endpoints never live on the public listener.\n%s", p.Transcript())
+	}
+	p.Signal(syscall.SIGTERM)
+	if code := p.ExitWithin(margin, "both servers are idle"); code != 0 {
+		t.Errorf("exit code %d after SIGTERM; want 0.\n%s\n%s", code, whyNotZero(p), p.Transcript())
+	}
+}
+
+// TestServersDrainInParallel: with a slow request in flight on each server,
+// and clients that call again as soon as they get their answer, as traffic
+// does, the shutdown takes about one request's time, not two: both servers
+// stop accepting at the signal and drain at the same time.
+func TestServersDrainInParallel(t *testing.T) {
+	t.Parallel()
+	// Each slow request takes this long: the API's hello through -delay,
+	// and on the metrics server an execution trace of this length, the
+	// admin port's natural slow request.
+	const slow = 800 * time.Millisecond
+	// A parallel drain is over when the slower request ends, about slow
+	// after the signal, but the program sees it a little later: Shutdown
+	// checks for idle connections at growing intervals (1ms, 2ms, 4ms, ...,
+	// then every 500ms, each plus up to 10%), and its first check after
+	// 800ms comes 1.01 to 1.11s after it began; a hiccup of 200ms on a busy
+	// machine pushes that to the next one, 1.51 to 1.66s. A sequential drain
+	// cannot end before the extra request on the second server, 2*slow after
+	// the signal, and usually ends about 2.1s after it.
+	const parallelBound = 1750 * time.Millisecond
+	p, api, metrics := start(t, "-delay", slow.String(), "-shutdown-timeout", "10s")
+
+	urls := map[string]string{
+		"api":     "http://" + api + "/",
+		"metrics": fmt.Sprintf("http://%s/debug/pprof/trace?seconds=%g", metrics, slow.Seconds()),
+	}
+	type exchange struct{ first, again labtest.Response }
+	results := map[string]chan exchange{}
+	for name, url := range urls {
+		ch := make(chan exchange, 1)
+		results[name] = ch
+		go func() {
+			var x exchange
+			x.first = <-labtest.Get(url, 10*time.Second)
+			if x.first.Err == nil {
+				x.again = <-labtest.Get(url, 10*time.Second)
+			}
+			ch <- x
+		}()
+	}
+	requestStarted(t, p, "api")
+	requestStarted(t, p, "metrics")
+
+	sent := time.Now()
+	p.Signal(syscall.SIGTERM)
+	code := p.ExitWithin(4*slow+margin, "each request in flight takes "+slow.String())
+	took := time.Since(sent)
+
+	got := map[string]exchange{}
+	for name, ch := range results {
+		got[name] = <-ch
+	}
+	var cut []string
+	for _, name := range []string{"api", "metrics"} {
+		if r := got[name].first; r.Err != nil || r.Status != 200 {
+			cut = append(cut, fmt.Sprintf("the slow request on the %s server, in flight at the signal, got %v", name, shorten(r)))
+		}
+	}
+	if len(cut) > 0 || code != 0 {
+		t.Fatalf("%s\nWant each request in flight at the signal to finish with 200, and exit code 0: the drain had 10s.\n%s\n%s",
+			strings.Join(append(cut, fmt.Sprintf("The program exited with code %d.", code)), "\n"), whyNotZero(p), p.Transcript())
+	}
+	for name, other := range map[string]string{"api": "metrics", "metrics": "api"} {
+		if r := got[name].again; r.Err == nil {
+			t.Errorf("the %s server accepted a new request after SIGTERM (sent when the first one finished, %v in) and answered %v;\n"+
+				"want it refused: its listener was still open while the %s server drained. The servers were shut down one after the other:\n"+
+				"call Shutdown on both at the same time, each in a goroutine of its own (an errgroup.Group), and wait for both.\n%s",
+				name, slow, shorten(r), other, p.Transcript())
+		}
+	}
+	if took > parallelBound {
+		t.Errorf("the program exited %v after SIGTERM; want under %v: each server had one request of %v left to drain, and the drains should overlap.\n"+
+			"A drain of about twice that means the servers were drained one after the other.\n%s",
+			took.Round(time.Millisecond), parallelBound, slow, p.Transcript())
+	}
+	for _, name := range []string{"api", "metrics"} {
+		if !hasEvent(p, "draining server", name) {
+			t.Errorf("no \"draining server\" event with server=%q; log one for each server as its drain begins.\n%s", name, p.Transcript())
+		}
+	}
+}
+
+// TestWorkerFinishesItsJob: a signal that comes in the middle of a job
+// does not cut it short: "job done" comes after "shutdown started", the job
+// takes its full -job-duration, no new job starts, and the program exits 0
+// once the worker has stopped.
+func TestWorkerFinishesItsJob(t *testing.T) {
+	t.Parallel()
+	// Jobs follow each other closely, so the signal lands in one, and the
+	// next one would be due at once if the worker did not stop.
+	const took = 500 * time.Millisecond
+	p, _, _ := start(t, "-job-interval", "50ms", "-job-duration", took.String())
+	p.WaitFor("job started", labtest.StartBound)
+	p.Signal(syscall.SIGTERM)
+	code := p.ExitWithin(took+margin, "the job in progress lasts "+took.String()+"; once it is done, nothing else is left to wait for")
+
+	events := p.Log().Events()
+	shutdown := p.Log().Index("shutdown started")
+	if shutdown < 0 {
+		t.Fatalf("the program never logged \"shutdown started\"; log it when the shutdown begins.\n%s", p.Transcript())
+	}
+	var started, done = -1, -1 // the job in progress at the signal
+	for i, ev := range events {
+		switch {
+		case ev.Msg() == "job started" && i < shutdown:
+			started = i
+		case ev.Msg() == "job started":
+			t.Fatalf("a job started after \"shutdown started\"; want none: once the shutdown begins the worker starts no new job.\n"+
+				"Check the context before each job: when a tick and ctx.Done() are both ready, select picks either.\n%s", p.Transcript())
+		case ev.Msg() == "job done" && i > shutdown && done < 0:
+			done = i
+		}
+	}
+	if done < 0 {
+		t.Fatalf("no \"job done\" after \"shutdown started\"; want the job in progress at the signal to finish.\n"+
+			"Either the job gives up when the context is cancelled (the signal must stop new jobs, not the one running), "+
+			"or run returned without waiting for the worker (run it in the errgroup).\n%s", p.Transcript())
+	}
+	if lasted := eventTime(t, events[done]).Sub(eventTime(t, events[started])); lasted < took*9/10 {
+		t.Errorf("the job in progress at the signal said \"job done\" %v after it started; want its full -job-duration, %v: it was cut short.\n%s",
+			lasted.Round(time.Millisecond), took, p.Transcript())
+	}
+	if stopped := p.Log().Index("worker stopped"); stopped < done {
+		t.Errorf("\"worker stopped\" missing or before the last \"job done\"; want the worker to finish its job, then say it stopped.\n%s", p.Transcript())
+	}
+	if code != 0 {
+		t.Fatalf("exit code %d; want 0: the job finished well within -shutdown-timeout.\n%s\n%s", code, whyNotZero(p), p.Transcript())
+	}
+	if last := events[len(events)-1]; last.Msg() != "exited" {
+		t.Errorf("the last event was %q; want \"exited\", after the worker has stopped.\n%s", last.Msg(), p.Transcript())
+	}
+}
+
+// TestShutdownDeadlineCutsOffALongJob: a job that would outlast
+// -shutdown-timeout is given until the deadline and no longer; then the
+// program exits 1, as for any forced shutdown.
+func TestShutdownDeadlineCutsOffALongJob(t *testing.T) {
+	t.Parallel()
+	const timeout = 300 * time.Millisecond
+	p, _, _ := start(t, "-job-interval", "20ms", "-job-duration", "10s", "-shutdown-timeout", timeout.String())
+	p.WaitFor("job started", labtest.StartBound)
+
+	sent := time.Now()
+	p.Signal(syscall.SIGTERM)
+	code := p.ExitWithin(timeout+margin, "the job takes 10s but the shutdown has "+timeout.String()+": the deadline must bound the job too")
+	took := time.Since(sent)
+
+	if took < timeout {
+		t.Errorf("the program exited %v after SIGTERM; want no sooner than -shutdown-timeout, %v: the job in progress gets until the deadline to finish.\n"+
+			"The job was dropped at the signal.\n%s", took.Round(time.Millisecond), timeout, p.Transcript())
+	}
+	if p.Log().Has("job done") {
+		t.Errorf("\"job done\" was logged for a 10s job during a %v shutdown; want it cut off at the deadline.\n%s", timeout, p.Transcript())
+	}
+	if code != 1 {
+		t.Errorf("exit code %d after a job was cut off at the deadline; want 1: the shutdown was forced, and its exit code should say so.\n%s", code, p.Transcript())
+	}
+}
+
+// TestShutdownDeadlineCutsOffSlowRequests: requests that would outlast
+// -shutdown-timeout on both servers are cut off at the deadline, each
+// server logs "forced close", and the program exits 1.
+func TestShutdownDeadlineCutsOffSlowRequests(t *testing.T) {
+	t.Parallel()
+	const timeout = 400 * time.Millisecond
+	p, api, metrics := start(t, "-delay", "10s", "-shutdown-timeout", timeout.String())
+	apiResp := labtest.Get("http://"+api+"/", 20*time.Second)
+	metricsResp := labtest.Get("http://"+metrics+"/debug/pprof/trace?seconds=10", 20*time.Second)
+	requestStarted(t, p, "api")
+	requestStarted(t, p, "metrics")
+
+	p.Signal(syscall.SIGTERM)
+	code := p.ExitWithin(timeout+margin, "both requests take 10s but the shutdown has "+timeout.String()+": close the connections left at the deadline")
+	<-apiResp // cut off with the process; nothing to check
+	<-metricsResp
+
+	for _, name := range []string{"api", "metrics"} {
+		if !hasEvent(p, "forced close", name) {
+			t.Errorf("no \"forced close\" event with server=%q; want one from each server whose drain ran out of time.\n"+
+				"Both servers share the deadline: when Shutdown returns its error, log it and call Close.\n%s", name, p.Transcript())
+		}
+	}
+	if code != 1 {
+		t.Errorf("exit code %d after a forced close; want 1.\n%s", code, p.Transcript())
+	}
+}
+
+// TestAPIAddressInUseExitsOne: when the API server cannot bind, the whole
+// program stops at once: the metrics server and the worker too. It exits 1
+// with an error that names the address.
+func TestAPIAddressInUseExitsOne(t *testing.T) {
+	t.Parallel()
+	expectBindFailure(t, "api", "-addr")
+}
+
+// TestMetricsAddressInUseExitsOne: when the metrics server cannot bind, the
+// program does not run on without it: the API server and the worker stop
+// too, and it exits 1 with an error that names the address.
+func TestMetricsAddressInUseExitsOne(t *testing.T) {
+	t.Parallel()
+	expectBindFailure(t, "metrics", "-metrics-addr")
+}
+
+// bindBound is how soon after it reports a failed bind the program must
+// have exited: the rest of it has nothing to drain.
+const bindBound = 2 * time.Second
+
+func expectBindFailure(t *testing.T, server, flag string) {
+	t.Helper()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("cannot take a port for the test: %v", err)
+	}
+	defer taken.Close()
+	addr := taken.Addr().String()
+	other := map[string]string{"api": "metrics", "metrics": "api"}[server]
+
+	p := labtest.Start(t, "-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", flag, addr,
+		"-job-interval", "1h", "-log-format", "json")
+	// The failure report is the starting point: from there, the rest of the
+	// program has nothing to drain and should be gone within bindBound.
+	p.WaitForMatch("an ERROR event", labtest.StartBound, func(ev labtest.Event) bool { return ev.Level() == "ERROR" })
+	select {
+	case <-p.Done():
+	case <-time.After(bindBound):
+		why := "Run every part in one errgroup.WithContext group: a part that returns an error cancels the group's context, and every other part must stop on it."
+		switch {
+		case !p.Log().Has("shutdown started"):
+			why = "Nothing started the shutdown. A server goroutine that fails must return its error, which cancels the group's context (gctx); " +
+				"the goroutine that shuts everything down must wait for gctx.Done(), not for the signal's ctx.Done()."
+		case !p.Log().Has("worker stopped"):
+			why = "The shutdown started but the worker never stopped, so g.Wait() waits for it forever: give the worker the group's context (gctx), not the signal's."
+		}
+		t.Fatalf("the %s server could not bind %s, yet the program was still running %v later; want it to exit 1, the %s server and the worker stopped with it.\n%s\n%s",
+			server, addr, bindBound, other, why, p.Transcript())
+	}
+	code, _ := p.Exited()
+
+	if code != 1 {
+		t.Errorf("exit code %d when the %s address was taken; want 1.\n%s", code, server, p.Transcript())
+	}
+	named := false
+	for _, ev := range p.Log().AtLevel("ERROR") {
+		for _, v := range ev {
+			if s, ok := v.(string); ok && strings.Contains(s, addr) {
+				named = true
+			}
+		}
+	}
+	if !named {
+		t.Errorf("no ERROR event names the address %s; want the error to say which address could not be bound.\n%s", addr, p.Transcript())
+	}
+	for _, ev := range p.Log().Events() {
+		if ev.Msg() == "listening" && ev.Str("server") == other {
+			if err := labtest.Dial(ev.Str("addr")); !labtest.Refused(err) {
+				t.Errorf("the %s server's address %s still accepted connections after the program exited (%v); want nothing left running.\n%s",
+					other, ev.Str("addr"), err, p.Transcript())
+			}
+		}
+	}
+}
+
+// TestIdleShutdownExitsPromptly: with nothing in flight, SIGTERM drains
+// both servers, stops the worker, and the program exits 0 at once,
+// "exited" last.
+func TestIdleShutdownExitsPromptly(t *testing.T) {
+	t.Parallel()
+	p, _, _ := start(t)
+	p.Signal(syscall.SIGTERM)
+	code := p.ExitWithin(time.Second, "nothing is in flight and no job is running; does the worker stop on the group's context, and does run return once every part has?")
+	if code != 0 {
+		t.Fatalf("exit code %d after SIGTERM on an idle program; want 0.\n%s\n%s", code, whyNotZero(p), p.Transcript())
+	}
+	for _, name := range []string{"api", "metrics"} {
+		if !hasEvent(p, "draining server", name) {
+			t.Errorf("no \"draining server\" event with server=%q; log one for each server as its drain begins.\n%s", name, p.Transcript())
+		}
+	}
+	if !p.Log().Has("worker stopped") {
+		t.Errorf("the worker never logged \"worker stopped\"; want it to stop on shutdown and say so.\n%s", p.Transcript())
+	}
+	if events := p.Log().Events(); len(events) == 0 || events[len(events)-1].Msg() != "exited" {
+		t.Errorf("the last event was not \"exited\"; log it as the last thing run does, once every part has stopped.\n%s", p.Transcript())
+	}
+}
+
+// TestBadFlagsExitTwo: a mistake on the command line is a usage error: one
+// line that says what is wrong, and exit code 2, before anything listens.
+func TestBadFlagsExitTwo(t *testing.T) {
+	t.Parallel()
+	labtest.ExpectUsageErrors(t, [][]string{
+		{"-addr", "8080"},
+		{"-metrics-addr", "9090"},
+		{"-delay", "-1s"},
+		{"-job-interval", "0s"}, // time.NewTicker panics on an interval that is not positive
+		{"-job-interval", "-5s"},
+		{"-job-interval", "often"},
+		{"-job-duration", "-1s"},
+		{"-shutdown-timeout", "-1s"},
+		{"-log-format", "xml"},
+	})
+}
+
+// whyNotZero guesses, from the log, why a shutdown that should have been
+// clean exited 1.
+func whyNotZero(p *labtest.Program) string {
+	for _, ev := range p.Log().AtLevel("ERROR") {
+		switch {
+		case strings.Contains(ev.Str("err"), "Server closed"):
+			return "An ERROR says \"http: Server closed\": that is http.ErrServerClosed, what Serve returns after Shutdown. It is a clean stop: return nil for it from the server's goroutine."
+		case ev.Msg() == "forced close" && strings.Contains(ev.Str("err"), "canceled"):
+			return "The drain was cut short at once (\"context canceled\"): Shutdown got a context that was already done. " +
+				"Derive the shutdown deadline from context.Background(), not from the group's context, which the signal has already cancelled."
+		}
+	}
+	return "Look for the ERROR in the log below."
+}
+
+// hasEvent reports whether the program logged msg with the given server.
+func hasEvent(p *labtest.Program, msg, server string) bool {
+	for _, ev := range p.Log().Events() {
+		if ev.Msg() == msg && ev.Str("server") == server {
+			return true
+		}
+	}
+	return false
+}
+
+// shorten keeps a response's body out of failure messages when it is long
+// (a metrics page, a binary trace): only its size is shown.
+func shorten(r labtest.Response) labtest.Response {
+	if len(r.Body) > 80 {
+		r.Body = fmt.Sprintf("[%d bytes]", len(r.Body))
+	}
+	return r
+}
+
+// eventTime is when the program logged ev, by its own clock.
+func eventTime(t *testing.T, ev labtest.Event) time.Time {
+	t.Helper()
+	at, err := time.Parse(time.RFC3339Nano, ev.Str("time"))
+	if err != nil {
+		t.Fatalf("event %q has no readable time: %v", ev.Msg(), err)
+	}
+	return at
+}
