@@ -68,7 +68,7 @@ func lab(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func dispatch(ctx context.Context, cmd string, args []string, w io.Writer) (bool, error) {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	jobs := fs.Int("j", 3, "how many go test runs at once")
+	jobs := fs.Int("j", 6, "how many go test runs at once")
 	level := fs.Int("level", 1, "hint level")
 	solution := fs.Bool("solution", false, "run the reference answer")
 	jsonPath := fs.String("json", "", "also write the report as JSON to this file")
