@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -17,6 +18,22 @@ func (e Event) Msg() string { return e.Str("msg") }
 
 // Level is the event's level: DEBUG, INFO, WARN or ERROR.
 func (e Event) Level() string { return e.Str("level") }
+
+// Time is when the program logged the event, by its own clock: the right
+// clock for the gaps between its events, free of the pipe's delays.
+func (e Event) Time() (time.Time, error) {
+	return time.Parse(time.RFC3339Nano, e.Str("time"))
+}
+
+// EventTime is ev.Time for a test: an event without a readable time fails it.
+func EventTime(t testing.TB, ev Event) time.Time {
+	t.Helper()
+	at, err := ev.Time()
+	if err != nil {
+		t.Fatalf("event %q has no time the test can read: %v", ev.Msg(), err)
+	}
+	return at
+}
 
 // Str is the attribute key as text, or "" if the event does not have it.
 func (e Event) Str(key string) string {

@@ -30,24 +30,29 @@ func referenceFiles(t *Task) (files, error) {
 	return out, nil
 }
 
-// bugFiles is the reference answer with bug b's patch applied. A patch may
-// also change a file the learner does not edit (a broken program under a
-// learner-written test): its base is then the task's own copy.
+// bugFiles is the reference answer with bug b's patch applied.
 func bugFiles(t *Task, b Bug) (files, error) {
 	ref, err := referenceFiles(t)
 	if err != nil {
 		return nil, err
 	}
+	return withBug(t, b, ref)
+}
+
+// withBug applies bug b's patch on top of base. A file that base holds is
+// patched as base has it; any other as the task folder has it (a broken
+// program under a learner-written test patches the task's own main.go).
+func withBug(t *Task, b Bug, base files) (files, error) {
 	patch, err := readFile(t.bugPatch(b))
 	if err != nil {
 		return nil, err
 	}
 	return applyPatch(patch, func(rel string) ([]byte, error) {
-		if content, ok := ref[rel]; ok {
+		if content, ok := base[rel]; ok {
 			return content, nil
 		}
 		return readFile(filepath.Join(t.Path, rel))
-	}, ref)
+	}, base)
 }
 
 // applyPatch applies a unified diff to the files base returns and adds the

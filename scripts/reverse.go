@@ -106,7 +106,7 @@ func gradeTestTask(ctx context.Context, labTask, t *Task, cached bool, jobs int)
 			defer func() { <-sem }()
 			fs := base
 			if c.Broken {
-				fs, c.Err = brokenProgram(labTask, labTask.Meta.Bugs[i-1], base)
+				fs, c.Err = withBug(labTask, labTask.Meta.Bugs[i-1], base)
 				if c.Err != nil {
 					return
 				}
@@ -138,20 +138,6 @@ func labProgramFiles(labTask, t *Task) (files, error) {
 		fs[rel] = b
 	}
 	return fs, nil
-}
-
-// brokenProgram is base with bug b's patch applied to the lab's program.
-func brokenProgram(labTask *Task, b Bug, base files) (files, error) {
-	patch, err := readFile(labTask.bugPatch(b))
-	if err != nil {
-		return nil, err
-	}
-	return applyPatch(patch, func(rel string) ([]byte, error) {
-		if content, ok := base[rel]; ok {
-			return content, nil
-		}
-		return readFile(filepath.Join(labTask.Path, rel))
-	}, base)
 }
 
 // runWithFiles runs t's tests with fs swapped in.

@@ -212,7 +212,7 @@ func TestShutdownDeadlineCountsFromSignal(t *testing.T) {
 	p.Signal(syscall.SIGTERM)
 
 	forced := p.WaitFor("forced close", 5*time.Second)
-	took := eventTime(t, forced).Sub(eventTime(t, p.WaitFor("shutdown started", time.Second)))
+	took := labtest.EventTime(t, forced).Sub(labtest.EventTime(t, p.WaitFor("shutdown started", time.Second)))
 	// A deadline started after the drain delay fires drain+timeout after the
 	// signal at the earliest; a correct one, about timeout after it.
 	if took >= drain+timeout-100*time.Millisecond {
@@ -298,14 +298,4 @@ func (k keepAliveClient) get(url string) result {
 	// Go's client takes "Connection: close" out of the header and reports
 	// it as resp.Close.
 	return result{status: resp.StatusCode, body: string(body), close: resp.Close, reused: reused.Load(), err: err}
-}
-
-// eventTime is when the program logged ev, by its own clock.
-func eventTime(t *testing.T, ev labtest.Event) time.Time {
-	t.Helper()
-	at, err := time.Parse(time.RFC3339Nano, ev.Str("time"))
-	if err != nil {
-		t.Fatalf("event %q has no readable time: %v", ev.Msg(), err)
-	}
-	return at
 }

@@ -193,7 +193,7 @@ func TestWorkerFinishesItsJob(t *testing.T) {
 			"Either the job gives up when the context is cancelled (the signal must stop new jobs, not the one running), "+
 			"or run returned without waiting for the worker (run it in the errgroup).\n%s", p.Transcript())
 	}
-	if lasted := eventTime(t, events[done]).Sub(eventTime(t, events[started])); lasted < took*9/10 {
+	if lasted := labtest.EventTime(t, events[done]).Sub(labtest.EventTime(t, events[started])); lasted < took*9/10 {
 		t.Errorf("the job in progress at the signal said \"job done\" %v after it started; want its full -job-duration, %v: it was cut short.\n%s",
 			lasted.Round(time.Millisecond), took, p.Transcript())
 	}
@@ -410,14 +410,4 @@ func shorten(r labtest.Response) labtest.Response {
 		r.Body = fmt.Sprintf("[%d bytes]", len(r.Body))
 	}
 	return r
-}
-
-// eventTime is when the program logged ev, by its own clock.
-func eventTime(t *testing.T, ev labtest.Event) time.Time {
-	t.Helper()
-	at, err := time.Parse(time.RFC3339Nano, ev.Str("time"))
-	if err != nil {
-		t.Fatalf("event %q has no readable time: %v", ev.Msg(), err)
-	}
-	return at
 }

@@ -241,11 +241,7 @@ func eventTime(t *testing.T, p *labtest.Program, msg string) time.Time {
 	if i < 0 {
 		t.Fatalf("the program never logged %q.\n%s", msg, p.Transcript())
 	}
-	at, err := time.Parse(time.RFC3339Nano, p.Log().Events()[i].Str("time"))
-	if err != nil {
-		t.Fatalf("the %q event has no time the test can read: %v\n%s", msg, err, p.Transcript())
-	}
-	return at
+	return labtest.EventTime(t, p.Log().Events()[i])
 }
 
 func quoteAll(msgs []string) string {
