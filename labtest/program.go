@@ -181,7 +181,7 @@ func (p *Program) Transcript() string {
 	// reaped; give it a moment so the transcript can say how it ended.
 	select {
 	case <-p.done:
-	case <-time.After(500 * time.Millisecond):
+	case <-time.After(200 * time.Millisecond):
 	}
 	if code, exited := p.Exited(); exited {
 		fmt.Fprintf(&b, "--- exit code %d%s ---", code, describeExit(code))

@@ -18,14 +18,14 @@ func TestMain(m *testing.M) { labtest.Main(m, main) }
 
 const (
 	// limit is the handler timeout most tests configure, and slowDelay the
-	// time the slow handlers take: ten times the cap, so that an answer
+	// time the slow handlers take: over eight times the cap, so that an answer
 	// that waited for the handler cannot pass for one that came at the cap.
 	limit     = 300 * time.Millisecond
-	slowDelay = 3 * time.Second
+	slowDelay = 2500 * time.Millisecond
 	// answerBound is how long after the request a 504 may come. A correct
 	// middleware answers within milliseconds of the cap; the rest is room
 	// for a busy machine under -race, and still short of slowDelay.
-	answerBound = limit + 2*time.Second
+	answerBound = limit + 1700*time.Millisecond
 	// clientBound is how long a test's client waits for any answer: long
 	// enough to see what a middleware that waits for the handler sends.
 	clientBound = slowDelay + 5*time.Second
