@@ -113,12 +113,7 @@ func explain(ws *Workspace, t *Task, run *Run, w io.Writer) {
 			continue
 		}
 		lines := run.Explain(tr.Name)
-		if len(lines) > maxExplainLines {
-			more := len(lines) - maxExplainLines
-			lines = append(lines[:maxExplainLines:maxExplainLines],
-				fmt.Sprintf("… %d more lines: cd %s && go test -race -run '^%s$' .", more, rel, tr.Name))
-		}
-		for _, l := range lines {
+		for _, l := range limitLines(lines, maxExplainLines, "all of it: "+rerunCommand(rel, tr.Name)) {
 			fmt.Fprintf(w, "      %s\n", l)
 		}
 	}
@@ -128,19 +123,49 @@ func explain(ws *Workspace, t *Task, run *Run, w io.Writer) {
 	if run.OK() {
 		fmt.Fprintf(w, "\nAll %d criteria pass: task %d is solved.\n", len(run.Top()), t.Number)
 		fmt.Fprintf(w, "Compare with the reference if you like: solutions/%s/\n", t.Dir)
-		if next := ws.nextAfter(t); next != nil {
-			fmt.Fprintf(w, "Next: task %d, %s: read %s/README.md, then `go run ./scripts check %d`.\n", next.Number, next.Title, next.Dir, next.Number)
-		} else {
-			fmt.Fprintln(w, allDone(ws))
-		}
+		nextTask(ws, t, w)
 		return
 	}
 	if pkg := packageProblem(run); pkg != "" {
 		fmt.Fprintf(w, "Beyond the tests:\n%s\n\n", indent(pkg, "  "))
 	}
-	fmt.Fprintf(w, "\n%d of %d criteria pass.\n", run.Passed(), len(run.Top()))
+	keepGoing(t, run.Passed(), len(run.Top()), w)
+}
+
+// nextTask says where to go once task t is solved.
+func nextTask(ws *Workspace, t *Task, w io.Writer) {
+	if next := ws.nextAfter(t); next != nil {
+		fmt.Fprintf(w, "Next: task %d, %s: read %s/README.md, then `go run ./scripts check %d`.\n", next.Number, next.Title, next.Dir, next.Number)
+	} else {
+		fmt.Fprintln(w, allDone(ws))
+	}
+}
+
+// keepGoing says what to do while task t is not solved yet.
+func keepGoing(t *Task, passed, total int, w io.Writer) {
+	fmt.Fprintf(w, "\n%d of %d criteria pass.\n", passed, total)
 	fmt.Fprintf(w, "Next: edit %s (look for TODO(task%02d)), then run `go run ./scripts check %d` again.\n", edits(t), t.Number, t.Number)
 	fmt.Fprintf(w, "Stuck? `go run ./scripts hint %d` gives a first hint; the task's README.md explains the why.\n", t.Number)
+}
+
+// rerunCommand is the go test command that runs one criterion of the task
+// in folder rel on its own, verbose: the tests of a sub-package
+// (lifecycle.TestX) run in that package.
+func rerunCommand(rel, test string) string {
+	pkg, name := ".", test
+	if i := strings.LastIndex(test, ".Test"); i >= 0 {
+		pkg, name = "./"+strings.ReplaceAll(test[:i], ".", "/"), test[i+1:]
+	}
+	return fmt.Sprintf("cd %s && go test -race -v -run '^%s$' %s", rel, name, pkg)
+}
+
+// limitLines keeps the first max lines, and says what was left out and
+// where to see it.
+func limitLines(lines []string, max int, more string) []string {
+	if len(lines) <= max {
+		return lines
+	}
+	return append(lines[:max:max], fmt.Sprintf("… %d more lines; %s", len(lines)-max, more))
 }
 
 // packageProblem is a failure no single test owns, such as a goroutine

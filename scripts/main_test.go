@@ -32,11 +32,11 @@ func TestParseInterleavedFlags(t *testing.T) {
 	fs.SetOutput(io.Discard)
 	level := fs.Int("level", 1, "")
 	solution := fs.Bool("solution", false, "")
-	got, err := parseInterleaved(fs, []string{"3", "--level", "2", "--solution", "--", "-addr", ":9000"})
+	got, err := parseInterleaved(fs, []string{"3", "--level", "2", "--solution", "--", "-delay", "10s"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"3", "-addr", ":9000"}; !slices.Equal(got, want) || *level != 2 || !*solution {
+	if want := []string{"3", "-delay", "10s"}; !slices.Equal(got, want) || *level != 2 || !*solution {
 		t.Errorf("positional %q level %d solution %v; want %q, 2, true", got, *level, *solution, want)
 	}
 }
@@ -105,6 +105,17 @@ func TestEveryTaskMetadataIsConsistent(t *testing.T) {
 			if !bytes.Contains(src, []byte(marker)) {
 				t.Errorf("%s: the starter %s has no %s…) marker to show where to work", task.Dir, m.Files[0], marker)
 			}
+		}
+	}
+}
+
+func TestRerunCommandFindsTheTestsPackage(t *testing.T) {
+	for test, want := range map[string]string{
+		"TestInFlightRequestFinishes":           "cd task01-ctrlc && go test -race -v -run '^TestInFlightRequestFinishes$' .",
+		"lifecycle.TestPhasesRunInReverseOrder": "cd task01-ctrlc && go test -race -v -run '^TestPhasesRunInReverseOrder$' ./lifecycle",
+	} {
+		if got := rerunCommand("task01-ctrlc", test); got != want {
+			t.Errorf("rerunCommand(%q) = %q, want %q", test, got, want)
 		}
 	}
 }

@@ -180,7 +180,7 @@ func explainTestTask(ws *Workspace, t *Task, checks []*programCheck, w io.Writer
 		}
 		fmt.Fprintf(w, "  %s %s\n", mk, label)
 		if !c.OK() {
-			for _, l := range limitLines(c.Problem(), maxExplainLines) {
+			for _, l := range limitLines(c.Problem(), maxExplainLines, "run your test with go test -race -v in "+t.Dir) {
 				fmt.Fprintf(w, "      %s\n", l)
 			}
 		}
@@ -188,20 +188,9 @@ func explainTestTask(ws *Workspace, t *Task, checks []*programCheck, w io.Writer
 	done := passed == len(checks)
 	if done {
 		fmt.Fprintf(w, "\nYour test passes on the correct program and catches all %d broken ones: task %d is done.\n", len(checks)-1, t.Number)
-		if next := ws.nextAfter(t); next != nil {
-			fmt.Fprintf(w, "Next: task %d, %s: read %s/README.md, then `go run ./scripts check %d`.\n", next.Number, next.Title, next.Dir, next.Number)
-		}
+		nextTask(ws, t, w)
 		return true
 	}
-	fmt.Fprintf(w, "\n%d of %d criteria pass.\n", passed, len(checks))
-	fmt.Fprintf(w, "Next: edit %s (look for TODO(task%02d)), then run `go run ./scripts check %d` again.\n", edits(t), t.Number, t.Number)
-	fmt.Fprintf(w, "Stuck? `go run ./scripts hint %d` gives a first hint; the task's README.md explains the why.\n", t.Number)
+	keepGoing(t, passed, len(checks), w)
 	return false
-}
-
-func limitLines(lines []string, max int) []string {
-	if len(lines) <= max {
-		return lines
-	}
-	return append(lines[:max:max], fmt.Sprintf("… %d more lines", len(lines)-max))
 }

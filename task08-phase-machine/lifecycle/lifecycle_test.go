@@ -325,9 +325,15 @@ func TestConcurrentShutdownsRunThePhasesOnce(t *testing.T) {
 		}()
 	}
 	calling.Wait()
-	// The scenario is "calls made while the phases are running": give the
-	// other callers a moment to get into Shutdown before the phase ends.
-	time.Sleep(20 * time.Millisecond)
+	// The scenario is "calls made while the phases are running". A call that
+	// does not wait for the running one comes back at once: keep the phase
+	// running for a short window in which such a call shows itself.
+	select {
+	case r := <-results:
+		t.Fatalf("a call to Shutdown returned %v while the first call was still running its phases; "+
+			"want every call to wait until the phases are done.", r.err)
+	case <-time.After(20 * time.Millisecond):
+	}
 	mu.Lock()
 	released = true
 	mu.Unlock()
