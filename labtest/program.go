@@ -168,20 +168,28 @@ func (p *Program) exitCode() int {
 	}
 }
 
-// Transcript is what the program printed, for failure messages.
+// transcriptWait is how long Transcript gives a program that is still
+// running to exit before it reports: a program that is dying (just
+// signalled, killed, or failing a test's deadline) finishes its last lines
+// and its exit within it, and one that is not dying costs a failure message
+// only this much.
+const transcriptWait = 500 * time.Millisecond
+
+// Transcript is what the program printed and how it ended, for failure
+// messages. It first waits, briefly, for a program that is still running to
+// exit, so that the transcript ends with its last events and its exit code
+// rather than stopping short of them.
 func (p *Program) Transcript() string {
+	select {
+	case <-p.done:
+	case <-time.After(transcriptWait):
+	}
 	var b strings.Builder
 	b.WriteString("--- what the program logged (standard error) ---\n")
 	b.WriteString(p.log.Text())
 	if out := p.out.String(); out != "" {
 		b.WriteString("--- standard output ---\n")
 		b.WriteString(out)
-	}
-	// A process that is dying (say, killed by a signal) is about to be
-	// reaped; give it a moment so the transcript can say how it ended.
-	select {
-	case <-p.done:
-	case <-time.After(200 * time.Millisecond):
 	}
 	if code, exited := p.Exited(); exited {
 		fmt.Fprintf(&b, "--- exit code %d%s ---", code, describeExit(code))

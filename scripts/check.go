@@ -6,54 +6,15 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
-	"sync"
 	"unicode"
+
+	"gracefulshutdown.lab/scripts/internal/gotest"
+	"gracefulshutdown.lab/scripts/internal/workspace"
 )
 
-// learnerResult is how the learner's copy of a task fares: its tests' run
-// for a program task, or the reverse grading of the learner's test.
-type learnerResult struct {
-	run    *Run
-	checks []*programCheck // kind "test" only
-}
-
-func (r learnerResult) OK() bool {
-	if r.checks == nil {
-		return r.run.OK()
-	}
-	for _, c := range r.checks {
-		if !c.OK() {
-			return false
-		}
-	}
-	return true
-}
-
-// summary is "n of m criteria", or why there are none.
-func (r learnerResult) summary() string {
-	if r.checks == nil {
-		if r.run.BuildFailed {
-			return "does not build"
-		}
-		return fmt.Sprintf("%d of %d criteria", r.run.Passed(), len(r.run.Top()))
-	}
-	return fmt.Sprintf("%d of %d criteria", judgedOK(r.checks), len(r.checks))
-}
-
-// testLearner tests the learner's own copy of a task, as they left it. The
-// result cache is allowed: it is keyed on the files, so it is exact, and it
-// makes check and list answer at once for tasks already done.
-func testLearner(ctx context.Context, t *Task, jobs int) (learnerResult, error) {
-	if t.Meta.Kind == "test" {
-		checks, err := gradeTestTask(ctx, t, t, true, jobs)
-		return learnerResult{checks: checks}, err
-	}
-	run, err := goTest{Dir: t.Path, Race: true, Cached: true, Limit: testLimit}.run(ctx)
-	return learnerResult{run: run}, err
-}
-
 // explainResult prints a task's criteria and what to do next.
-func explainResult(ws *Workspace, t *Task, r learnerResult, w io.Writer) {
+func explainResult(ws *workspace.Workspace, t *workspace.Task, r learnerResult, w io.Writer) {
+	explainDrifts(t, r.drifts, w)
 	if r.checks != nil {
 		explainTestTask(ws, t, r.checks, w)
 		return
@@ -63,10 +24,14 @@ func explainResult(ws *Workspace, t *Task, r learnerResult, w io.Writer) {
 
 // check runs task n, or the first unsolved one, and explains the result
 // criterion by criterion. It reports whether the task passed.
-func check(ctx context.Context, ws *Workspace, n, jobs int, w io.Writer) (bool, error) {
+func check(ctx context.Context, ws *workspace.Workspace, n, jobs int, w io.Writer) (bool, error) {
+	m, err := ws.ReadManifest()
+	if err != nil {
+		return false, err
+	}
 	if n == 0 {
 		for _, t := range ws.Present() {
-			r, err := testLearner(ctx, t, jobs)
+			r, err := testLearner(ctx, ws, m, t, jobs)
 			if err != nil {
 				return false, err
 			}
@@ -83,7 +48,7 @@ func check(ctx context.Context, ws *Workspace, n, jobs int, w io.Writer) (bool, 
 	if err != nil {
 		return false, err
 	}
-	r, err := testLearner(ctx, t, jobs)
+	r, err := testLearner(ctx, ws, m, t, jobs)
 	if err != nil {
 		return false, err
 	}
@@ -95,7 +60,7 @@ func check(ctx context.Context, ws *Workspace, n, jobs int, w io.Writer) (bool, 
 const maxExplainLines = 30
 
 // explain prints a task's criteria and what to do next.
-func explain(ws *Workspace, t *Task, run *Run, w io.Writer) {
+func explain(ws *workspace.Workspace, t *workspace.Task, run *gotest.Run, w io.Writer) {
 	rel, _ := filepath.Rel(ws.Root, t.Path)
 	fmt.Fprintf(w, "\nTask %d: %s  (%s, %s)\n\n", t.Number, t.Title, rel, t.Meta.Level)
 	switch {
@@ -109,7 +74,7 @@ func explain(ws *Workspace, t *Task, run *Run, w io.Writer) {
 	}
 	for _, tr := range run.Top() {
 		fmt.Fprintf(w, "  %s %s\n", mark(tr.Status), criterion(tr.Name))
-		if tr.Status == Pass {
+		if tr.Status == gotest.Pass {
 			continue
 		}
 		lines := run.Explain(tr.Name)
@@ -133,8 +98,8 @@ func explain(ws *Workspace, t *Task, run *Run, w io.Writer) {
 }
 
 // nextTask says where to go once task t is solved.
-func nextTask(ws *Workspace, t *Task, w io.Writer) {
-	if next := ws.nextAfter(t); next != nil {
+func nextTask(ws *workspace.Workspace, t *workspace.Task, w io.Writer) {
+	if next := nextAfter(ws, t); next != nil {
 		fmt.Fprintf(w, "Next: task %d, %s: read %s/README.md, then `go run ./scripts check %d`.\n", next.Number, next.Title, next.Dir, next.Number)
 	} else {
 		fmt.Fprintln(w, allDone(ws))
@@ -142,7 +107,7 @@ func nextTask(ws *Workspace, t *Task, w io.Writer) {
 }
 
 // keepGoing says what to do while task t is not solved yet.
-func keepGoing(t *Task, passed, total int, w io.Writer) {
+func keepGoing(t *workspace.Task, passed, total int, w io.Writer) {
 	fmt.Fprintf(w, "\n%d of %d criteria pass.\n", passed, total)
 	fmt.Fprintf(w, "Next: edit %s (look for TODO(task%02d)), then run `go run ./scripts check %d` again.\n", edits(t), t.Number, t.Number)
 	fmt.Fprintf(w, "Stuck? `go run ./scripts hint %d` gives a first hint; the task's README.md explains the why.\n", t.Number)
@@ -170,7 +135,7 @@ func limitLines(lines []string, max int, more string) []string {
 
 // packageProblem is a failure no single test owns, such as a goroutine
 // left behind after all tests, which goleak reports for the whole package.
-func packageProblem(run *Run) string {
+func packageProblem(run *gotest.Run) string {
 	if !run.AfterTestsFailed {
 		return ""
 	}
@@ -180,7 +145,7 @@ func packageProblem(run *Run) string {
 	return run.BuildOutput
 }
 
-func (ws *Workspace) nextAfter(t *Task) *Task {
+func nextAfter(ws *workspace.Workspace, t *workspace.Task) *workspace.Task {
 	for _, o := range ws.Present() {
 		if o.Number > t.Number {
 			return o
@@ -189,7 +154,7 @@ func (ws *Workspace) nextAfter(t *Task) *Task {
 	return nil
 }
 
-func allDone(ws *Workspace) string {
+func allDone(ws *workspace.Workspace) string {
 	present := len(ws.Present())
 	if present == len(ws.Tasks) {
 		return "Every task is solved. Well done."
@@ -197,7 +162,7 @@ func allDone(ws *Workspace) string {
 	return fmt.Sprintf("All %d tasks in this workspace are solved; the other %d are not written yet.", present, len(ws.Tasks)-present)
 }
 
-func edits(t *Task) string {
+func edits(t *workspace.Task) string {
 	var paths []string
 	for _, f := range t.Meta.Files {
 		paths = append(paths, t.Dir+"/"+f)
@@ -205,11 +170,11 @@ func edits(t *Task) string {
 	return strings.Join(paths, ", ")
 }
 
-func mark(s Status) string {
+func mark(s gotest.Status) string {
 	switch s {
-	case Pass:
+	case gotest.Pass:
 		return "✓"
-	case Timeout:
+	case gotest.Timeout:
 		return "⏱"
 	default:
 		return "✗"
@@ -253,49 +218,4 @@ func indent(s, prefix string) string {
 		return ""
 	}
 	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
-}
-
-// list shows progress over the twenty tasks, from test results.
-func list(ctx context.Context, ws *Workspace, jobs int, w io.Writer) error {
-	present := ws.Present()
-	results := make([]learnerResult, len(present))
-	errs := make([]error, len(present))
-	sem := make(chan struct{}, jobs)
-	var wg sync.WaitGroup
-	for i, t := range present {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			results[i], errs[i] = testLearner(ctx, t, 1)
-		})
-	}
-	wg.Wait()
-	byDir := map[string]learnerResult{}
-	var next *Task
-	for i, t := range present {
-		if errs[i] != nil {
-			return errs[i]
-		}
-		byDir[t.Dir] = results[i]
-		if next == nil && !results[i].OK() {
-			next = t
-		}
-	}
-	for _, t := range ws.Tasks {
-		r, ok := byDir[t.Dir]
-		switch {
-		case !ok:
-			fmt.Fprintf(w, "  ·  %2d  %-24s %s (not yet present)\n", t.Number, t.Dir, t.Title)
-		case r.OK():
-			fmt.Fprintf(w, "  ✓  %2d  %-24s %s\n", t.Number, t.Dir, t.Title)
-		default:
-			fmt.Fprintf(w, "  ✗  %2d  %-24s %s (%s)\n", t.Number, t.Dir, t.Title, r.summary())
-		}
-	}
-	if next != nil {
-		fmt.Fprintf(w, "\nNext: task %d, %s: `go run ./scripts check %d`\n", next.Number, next.Title, next.Number)
-	} else {
-		fmt.Fprintf(w, "\n%s\n", allDone(ws))
-	}
-	return nil
 }

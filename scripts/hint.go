@@ -3,11 +3,13 @@ package main
 import (
 	"fmt"
 	"io"
+
+	"gracefulshutdown.lab/scripts/internal/workspace"
 )
 
 // hint prints hint level of task n: one level at a time, so that a learner
 // takes only as much help as they need.
-func hint(ws *Workspace, n, level int, w io.Writer) error {
+func hint(ws *workspace.Workspace, n, level int, w io.Writer) error {
 	t, err := ws.Task(n)
 	if err != nil {
 		return err

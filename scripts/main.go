@@ -9,25 +9,38 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"syscall"
+
+	"gracefulshutdown.lab/scripts/internal/workspace"
 )
 
 const usage = `Graceful Shutdown Lab
 
 usage: go run ./scripts <command> [arguments]
 
+For learners:
   check [N]                    test your copy of task N (default: the first unsolved one)
                                and explain each criterion
   list                         progress over the twenty tasks
   hint N [--level K]           hint K (1 to 3) for task N
-  run N [--solution] [-- F…]   run task N's program (or its reference answer) with flags F
-  grade [DIR] [--json FILE]    grade every task of the workspace at DIR (default: this one)
-  verify [N…]                  prove the lab: references pass, starters fail as documented,
-                               catalogued bugs are caught
+  run N [--solution] [--probes] [-- F…]
+                               run task N's program (or its reference answer) with flags F;
+                               its last line gives the program's exit code and its meaning
 
+For instructors:
+  grade [DIR…] [--json PATH] [--csv FILE]
+                               grade learners' copies (default: this workspace); a DIR
+                               without go.work holds one copy per learner
+
+For maintainers:
+  verify [N…]                  prove the lab: references pass, starters fail as documented,
+                               catalogued bugs are caught (about a minute on a warm cache)
+  manifest                     record the lab's own files, after changing a test
+
+Every command takes -j N: how many go test runs at once (default 6).
 Exit codes: 0 success, 1 a check did not pass, 2 usage error.
 `
 
@@ -47,11 +60,11 @@ func lab(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "lab: the tasks send Unix signals (SIGINT, SIGTERM) to real processes, which Windows does not have; run the lab inside WSL (Windows Subsystem for Linux)")
 		return 2
 	}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 || isHelp(args[0]) || args[0] == "help" || wantsHelp(args[1:]) {
 		fmt.Fprint(stdout, usage)
 		return 0
 	}
-	ok, err := dispatch(ctx, args[0], args[1:], stdout)
+	ok, code, err := dispatch(ctx, args[0], args[1:], stdout, stderr)
 	switch {
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(stderr, "lab: %v\nRun `go run ./scripts help` for the commands.\n", err)
@@ -59,84 +72,108 @@ func lab(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case err != nil:
 		fmt.Fprintf(stderr, "lab: %v\n", err)
 		return 1
+	case code >= 0:
+		return code
 	case !ok:
 		return 1
 	}
 	return 0
 }
 
-func dispatch(ctx context.Context, cmd string, args []string, w io.Writer) (bool, error) {
+func isHelp(a string) bool { return a == "-h" || a == "-help" || a == "--help" }
+
+// wantsHelp reports whether a command's arguments ask for help, before any
+// "--" (after it, -h is the program's flag, for run).
+func wantsHelp(args []string) bool {
+	if i := slices.Index(args, "--"); i >= 0 {
+		args = args[:i]
+	}
+	return slices.ContainsFunc(args, isHelp)
+}
+
+// dispatch runs one command. It returns whether it succeeded, or an exit
+// code of its own (run passes the program's on), or an error.
+func dispatch(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer) (ok bool, code int, err error) {
+	code = -1
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	jobs := fs.Int("j", 6, "how many go test runs at once")
 	level := fs.Int("level", 1, "hint level")
 	solution := fs.Bool("solution", false, "run the reference answer")
-	jsonPath := fs.String("json", "", "also write the report as JSON to this file")
+	probes := fs.Bool("probes", false, "poll /readyz and /healthz while the program runs")
+	jsonPath := fs.String("json", "", "also write the report as JSON")
+	csvPath := fs.String("csv", "", "also write the class table as CSV")
 	positional, err := parseInterleaved(fs, args)
 	if err != nil {
-		return false, fmt.Errorf("%s: %v: %w", cmd, err, errUsage)
+		return false, code, fmt.Errorf("%s: %v: %w", cmd, err, errUsage)
 	}
 	if *jobs < 1 {
-		return false, fmt.Errorf("-j must be at least 1: %w", errUsage)
+		return false, code, fmt.Errorf("-j must be at least 1: %w", errUsage)
 	}
 
-	root, err := findRoot(".")
+	root, err := workspace.FindRoot(".")
 	if err != nil {
-		return false, err
+		return false, code, err
 	}
-	ws, err := openWorkspace(root)
+	ws, err := workspace.Open(root)
 	if err != nil {
-		return false, err
+		return false, code, err
 	}
 
 	switch cmd {
 	case "check":
 		n, err := optionalTask(positional)
 		if err != nil {
-			return false, err
+			return false, code, err
 		}
-		return check(ctx, ws, n, *jobs, w)
+		ok, err := check(ctx, ws, n, *jobs, stdout)
+		return ok, code, err
 	case "list":
 		if err := noArgs(positional); err != nil {
-			return false, err
+			return false, code, err
 		}
-		return true, list(ctx, ws, *jobs, w)
+		return true, code, list(ctx, ws, *jobs, stdout)
 	case "hint":
 		n, err := requiredTask(positional)
 		if err != nil {
-			return false, err
+			return false, code, err
 		}
-		return true, hint(ws, n, *level, w)
+		return true, code, hint(ws, n, *level, stdout)
 	case "run":
 		n, err := requiredTask(positional[:min(1, len(positional))])
 		if err != nil {
-			return false, err
+			return false, code, err
 		}
-		return true, runTask(ctx, ws, n, *solution, positional[1:])
+		// The program's exit code is on run's last line. run itself exits
+		// 0 once it has run the program: were it to exit with the
+		// program's code, `go run` would print "exit status 1" after that
+		// line, and its own $? would still not be the program's.
+		_, err = runTask(ctx, ws, n, runOptions{solution: *solution, probes: *probes, flags: positional[1:]}, stdout, stderr)
+		return err == nil, code, err
 	case "grade":
-		target := ws
-		if len(positional) > 0 {
-			if target, err = openTarget(positional[0]); err != nil {
-				return false, err
-			}
-			positional = positional[1:]
+		copies, err := gradeTargets(ws, positional)
+		if err != nil {
+			return false, code, err
 		}
-		if err := noArgs(positional); err != nil {
-			return false, err
-		}
-		return grade(ctx, ws, target, *jobs, *jsonPath, w)
+		ok, err := grade(ctx, ws, copies, *jobs, *jsonPath, *csvPath, stdout)
+		return ok, code, err
 	case "verify":
 		var only []int
 		for _, a := range positional {
 			n, err := taskNumber(a)
 			if err != nil {
-				return false, err
+				return false, code, err
 			}
 			only = append(only, n)
 		}
-		return verify(ctx, ws, only, *jobs, w), nil
+		return verify(ctx, ws, only, *jobs, stdout), code, nil
+	case "manifest":
+		if err := noArgs(positional); err != nil {
+			return false, code, err
+		}
+		return true, code, writeManifest(ws, stdout)
 	default:
-		return false, fmt.Errorf("unknown command %q: %w", cmd, errUsage)
+		return false, code, fmt.Errorf("unknown command %q: %w", cmd, errUsage)
 	}
 }
 
@@ -161,22 +198,10 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// openTarget opens the workspace at dir, which must be a lab's root.
-func openTarget(dir string) (*Workspace, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := os.Stat(filepath.Join(abs, "go.work")); err != nil {
-		return nil, fmt.Errorf("%s is not a lab workspace (no go.work there)", dir)
-	}
-	return openWorkspace(abs)
-}
-
 func taskNumber(s string) (int, error) {
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > len(catalogue) {
-		return 0, fmt.Errorf("%q is not a task number (1 to %d): %w", s, len(catalogue), errUsage)
+	if err != nil || n < 1 || n > len(workspace.Catalogue) {
+		return 0, fmt.Errorf("%q is not a task number (1 to %d): %w", s, len(workspace.Catalogue), errUsage)
 	}
 	return n, nil
 }

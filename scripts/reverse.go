@@ -4,10 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sync"
-	"time"
+
+	"gracefulshutdown.lab/scripts/internal/gotest"
+	"gracefulshutdown.lab/scripts/internal/overlay"
+	"gracefulshutdown.lab/scripts/internal/workspace"
 )
 
 // A task of kind "test" is one where the learner writes the test. It is
@@ -20,7 +21,7 @@ type programCheck struct {
 	Label  string // "the correct program" or the bug's name
 	What   string // for a broken program: what is wrong with it
 	Broken bool
-	Run    *Run
+	Run    *gotest.Run
 	Err    error
 }
 
@@ -30,7 +31,9 @@ func (c *programCheck) OK() bool {
 		return false
 	}
 	if c.Broken {
-		return len(c.Run.Failed()) > 0 || c.Run.AfterTestsFailed
+		// Caught means failed: a skip or a time-out says nothing about
+		// the program.
+		return len(c.Run.FailedOnly()) > 0 || c.Run.AfterTestsFailed
 	}
 	return c.Run.OK() && !hasSkip(c.Run)
 }
@@ -43,7 +46,9 @@ func (c *programCheck) Problem() []string {
 	case c.Run.BuildFailed:
 		return []string{"does not build:", c.Run.BuildOutput}
 	case c.Run.TimedOut:
-		return []string{"your test was still running when the time ran out: bound every wait (select with time.After) so that it fails instead of hanging"}
+		return []string{fmt.Sprintf("time-out: your test was still running after %v on this program, so it neither passed nor caught anything; bound every wait (select with time.After) so that it fails instead of hanging", learnerTestTimeout)}
+	case c.Broken && hasSkip(c.Run):
+		return []string{fmt.Sprintf("your test skipped itself on a program that %s; it should fail on it", c.What)}
 	case c.Broken:
 		return []string{fmt.Sprintf("your test passed on a program that %s; it should fail on it", c.What)}
 	case len(c.Run.Top()) == 0:
@@ -77,23 +82,21 @@ func judgedOK(checks []*programCheck) int {
 	return n
 }
 
-func hasSkip(run *Run) bool {
+func hasSkip(run *gotest.Run) bool {
 	for _, t := range run.Top() {
-		if t.Status == Skip {
+		if t.Status == gotest.Skip {
 			return true
 		}
 	}
 	return false
 }
 
-// gradeTestTask runs the learner's test in task t against the lab's
-// correct program and each of labTask's broken programs. When t is another
-// workspace's copy, the program files come from the lab, as in grade.
-func gradeTestTask(ctx context.Context, labTask, t *Task, cached bool, jobs int) ([]*programCheck, error) {
-	base, err := labProgramFiles(labTask, t)
-	if err != nil {
-		return nil, err
-	}
+// gradeTestTask runs the learner's test in task t against the correct
+// program and each of labTask's broken programs. base is what the lab says
+// the program is, swapped in over t's own files: everything the learner
+// does not write when t is another workspace's copy (grade), or the lab's
+// files that differ in the learner's own copy (check).
+func gradeTestTask(ctx context.Context, labTask, t *workspace.Task, base overlay.Files, cached bool, jobs int) ([]*programCheck, error) {
 	checks := []*programCheck{{Label: "the correct program"}}
 	for _, b := range labTask.Meta.Bugs {
 		checks = append(checks, &programCheck{Label: b.Name, What: b.What, Broken: true})
@@ -106,61 +109,21 @@ func gradeTestTask(ctx context.Context, labTask, t *Task, cached bool, jobs int)
 			defer func() { <-sem }()
 			fs := base
 			if c.Broken {
-				fs, c.Err = withBug(labTask, labTask.Meta.Bugs[i-1], base)
+				fs, c.Err = labTask.WithBug(labTask.Meta.Bugs[i-1], base)
 				if c.Err != nil {
 					return
 				}
 			}
-			c.Run, c.Err = runWithFiles(ctx, t, fs, cached)
+			c.Run, c.Err = runWithFiles(ctx, t, fs, cached, learnerTestTimeout)
 		})
 	}
 	wg.Wait()
 	return checks, nil
 }
 
-// labProgramFiles is what the learner does not write, from the lab: nothing
-// when t is the lab's own copy, else every Go file of labTask that is not
-// the learner's.
-func labProgramFiles(labTask, t *Task) (files, error) {
-	fs := files{}
-	if labTask.Path == t.Path {
-		return fs, nil
-	}
-	rels, err := labOwnedFiles(labTask)
-	if err != nil {
-		return nil, err
-	}
-	for _, rel := range rels {
-		b, err := readFile(filepath.Join(labTask.Path, rel))
-		if err != nil {
-			return nil, err
-		}
-		fs[rel] = b
-	}
-	return fs, nil
-}
-
-// runWithFiles runs t's tests with fs swapped in.
-func runWithFiles(ctx context.Context, t *Task, fs files, cached bool) (*Run, error) {
-	// A learner's test that waits without a bound would hang on a broken
-	// program; a minute is ample for any honest one.
-	g := goTest{Dir: t.Path, Race: true, Cached: cached, Limit: time.Minute}
-	if len(fs) > 0 {
-		dir, err := os.MkdirTemp("", "lab-reverse-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(dir)
-		if g.Overlay, err = writeOverlay(dir, t.Path, fs); err != nil {
-			return nil, err
-		}
-	}
-	return g.run(ctx)
-}
-
 // explainTestTask prints the reverse grading of a test task, criterion by
 // criterion, and what to do next. It reports whether the test is done.
-func explainTestTask(ws *Workspace, t *Task, checks []*programCheck, w io.Writer) bool {
+func explainTestTask(ws *workspace.Workspace, t *workspace.Task, checks []*programCheck, w io.Writer) bool {
 	fmt.Fprintf(w, "\nTask %d: %s  (%s, %s)\n\n", t.Number, t.Title, t.Dir, t.Meta.Level)
 	fmt.Fprintf(w, "Here you write the test. It must pass on the correct program and fail on each broken one.\n\n")
 	passed := judgedOK(checks)
@@ -175,8 +138,11 @@ func explainTestTask(ws *Workspace, t *Task, checks []*programCheck, w io.Writer
 			continue
 		}
 		mk := "✗"
-		if c.OK() {
+		switch {
+		case c.OK():
 			mk = "✓"
+		case c.Run != nil && c.Run.TimedOut:
+			mk = mark(gotest.Timeout)
 		}
 		fmt.Fprintf(w, "  %s %s\n", mk, label)
 		if !c.OK() {

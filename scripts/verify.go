@@ -1,21 +1,28 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"gracefulshutdown.lab/scripts/internal/gotest"
+	"gracefulshutdown.lab/scripts/internal/overlay"
+	"gracefulshutdown.lab/scripts/internal/workspace"
 )
 
 // A proof is one row of verify: one version of a task, tested, and judged.
 type proof struct {
-	task *Task
-	kind string // "reference", "starter" or "bug"
-	bug  Bug    // for kind "bug"
+	task *workspace.Task
+	kind string        // "reference", "starter" or "bug"
+	bug  workspace.Bug // for kind "bug"
 }
 
 func (p proof) label() string {
@@ -33,17 +40,13 @@ type verdict struct {
 }
 
 // proofsOf lists the rows verify proves for task t.
-func proofsOf(t *Task) []proof {
+func proofsOf(t *workspace.Task) []proof {
 	ps := []proof{{task: t, kind: "reference"}, {task: t, kind: "starter"}}
 	for _, b := range t.Meta.Bugs {
 		ps = append(ps, proof{task: t, kind: "bug", bug: b})
 	}
 	return ps
 }
-
-// testLimit bounds one go test of one task, build included. A task's tests
-// take seconds; the rest is room for a cold build cache on a busy machine.
-const testLimit = 3 * time.Minute
 
 // prove runs the tests on the proof's version of the task and judges them.
 func prove(ctx context.Context, p proof) verdict {
@@ -57,17 +60,17 @@ func prove(ctx context.Context, p proof) verdict {
 	overlayPath := ""
 	switch p.kind {
 	case "reference":
-		overlayPath, err = referenceOverlay(dir, p.task)
+		overlayPath, err = p.task.ReferenceOverlay(dir)
 	case "bug":
-		var fs files
-		if fs, err = bugFiles(p.task, p.bug); err == nil {
-			overlayPath, err = writeOverlay(dir, p.task.Path, fs)
+		var fs overlay.Files
+		if fs, err = p.task.BugFiles(p.bug); err == nil {
+			overlayPath, err = overlay.Write(dir, p.task.Path, fs)
 		}
 	}
 	if err != nil {
 		return verdict{detail: err.Error(), elapsed: time.Since(start)}
 	}
-	run, err := goTest{Dir: p.task.Path, Overlay: overlayPath, Race: true, Limit: testLimit}.run(ctx)
+	run, err := gotest.Invocation{Dir: p.task.Path, Overlay: overlayPath, Race: true, TestTimeout: programTestTimeout, Limit: testLimit}.Exec(ctx)
 	if err != nil {
 		return verdict{detail: err.Error(), elapsed: time.Since(start)}
 	}
@@ -77,6 +80,9 @@ func prove(ctx context.Context, p proof) verdict {
 		v = judgeReference(run)
 	case "starter":
 		v = judgeStarter(run, p.task.Meta.StarterFails)
+		if v.ok {
+			v = judgeMarker(p.task, v)
+		}
 	default:
 		v = judgeBug(run)
 	}
@@ -85,12 +91,12 @@ func prove(ctx context.Context, p proof) verdict {
 }
 
 // judgeReference: the reference answer passes every test.
-func judgeReference(run *Run) verdict {
+func judgeReference(run *gotest.Run) verdict {
 	if bad := runProblem(run); bad != "" {
 		return verdict{detail: bad}
 	}
 	for _, t := range run.Top() {
-		if t.Status == Skip {
+		if t.Status == gotest.Skip {
 			return verdict{detail: "skips " + t.Name + ": a skipped test is not a passed one"}
 		}
 	}
@@ -105,7 +111,7 @@ func judgeReference(run *Run) verdict {
 
 // judgeStarter: the starter fails exactly the tests it is expected to, so
 // the exercise is real and fails for the right reasons.
-func judgeStarter(run *Run, expected []string) verdict {
+func judgeStarter(run *gotest.Run, expected []string) verdict {
 	if bad := runProblem(run); bad != "" {
 		return verdict{detail: bad}
 	}
@@ -144,10 +150,29 @@ func judgeStarter(run *Run, expected []string) verdict {
 	return verdict{ok: true, detail: fmt.Sprintf("fails %d of %d as expected: %s", len(failed), len(run.Top()), strings.Join(failed, ", "))}
 }
 
-// judgeBug: a catalogued wrong answer fails at least one test.
-func judgeBug(run *Run) verdict {
+// judgeMarker: the starter shows the learner where to work. (A learner's
+// solved copy has no marker left, so this is verify's to check, not the
+// lab tool's own tests', which must hold on any learner's copy.)
+func judgeMarker(t *workspace.Task, v verdict) verdict {
+	src, err := os.ReadFile(filepath.Join(t.Path, t.Meta.Files[0]))
+	if err != nil {
+		return verdict{detail: err.Error()}
+	}
+	if marker := fmt.Sprintf("TODO(task%02d)", t.Number); !bytes.Contains(src, []byte(marker)) {
+		return verdict{detail: fmt.Sprintf("the starter's %s has no %s marker to show where to work", t.Meta.Files[0], marker)}
+	}
+	return v
+}
+
+// judgeBug: a catalogued wrong answer fails at least one test. A time-out
+// is not a catch: the tests must bound every wait and fail, so that a
+// learner who writes this bug hears what is wrong instead of nothing.
+func judgeBug(run *gotest.Run) verdict {
 	if run.BuildFailed {
-		return verdict{detail: "the bugged program does not build, so it proves nothing: " + firstLine(run.BuildOutput)}
+		return verdict{detail: "the bugged program does not build, so it proves nothing: " + gotest.FirstError(run.BuildOutput)}
+	}
+	if run.TimedOut {
+		return verdict{detail: "timed out instead of failing: " + describeTests(run, run.Failed())}
 	}
 	failed := run.Failed()
 	switch {
@@ -162,10 +187,10 @@ func judgeBug(run *Run) verdict {
 }
 
 // runProblem is what, beyond failing tests, makes a run unusable.
-func runProblem(run *Run) string {
+func runProblem(run *gotest.Run) string {
 	switch {
 	case run.BuildFailed:
-		return "does not build: " + firstLine(run.BuildOutput)
+		return "does not build: " + gotest.FirstError(run.BuildOutput)
 	case run.TimedOut:
 		return "timed out: " + describeTests(run, run.Failed())
 	case len(run.Top()) == 0:
@@ -175,10 +200,10 @@ func runProblem(run *Run) string {
 }
 
 // describeTests names tests with their status where it is not plain failure.
-func describeTests(run *Run, names []string) string {
+func describeTests(run *gotest.Run, names []string) string {
 	var parts []string
 	for _, n := range names {
-		if t := run.Test(n); t != nil && t.Status != Fail {
+		if t := run.Test(n); t != nil && t.Status != gotest.Fail {
 			n += " (" + string(t.Status) + ")"
 		}
 		parts = append(parts, n)
@@ -207,7 +232,7 @@ func suffix(sep, s string) string {
 // verify proves every present task (or only those in only) and prints one
 // row per proof, in task order, then the totals. It reports whether all
 // held.
-func verify(ctx context.Context, ws *Workspace, only []int, jobs int, w io.Writer) bool {
+func verify(ctx context.Context, ws *workspace.Workspace, only []int, jobs int, w io.Writer) bool {
 	var proofs []proof
 	for _, t := range ws.Present() {
 		if len(only) == 0 || slices.Contains(only, t.Number) {
@@ -219,6 +244,14 @@ func verify(ctx context.Context, ws *Workspace, only []int, jobs int, w io.Write
 		return false
 	}
 	start := time.Now()
+	passed, failed := 0, 0
+	if v := judgeManifest(ws, proofs); v.ok {
+		passed++
+		fmt.Fprintf(w, "ok    %-24s %-44s %5.1fs  %s\n", "lab files", "manifest", 0.0, v.detail)
+	} else {
+		failed++
+		fmt.Fprintf(w, "FAIL  %-24s %-44s %5.1fs  %s\n", "lab files", "manifest", 0.0, v.detail)
+	}
 	verdicts := make([]chan verdict, len(proofs))
 	sem := make(chan struct{}, jobs)
 	var wg sync.WaitGroup
@@ -230,7 +263,6 @@ func verify(ctx context.Context, ws *Workspace, only []int, jobs int, w io.Write
 			verdicts[i] <- prove(ctx, p)
 		})
 	}
-	passed, failed := 0, 0
 	for i, p := range proofs {
 		v := <-verdicts[i]
 		mark := "ok  "
@@ -246,4 +278,41 @@ func verify(ctx context.Context, ws *Workspace, only []int, jobs int, w io.Write
 	fmt.Fprintf(w, "verified in %.0fs\n", time.Since(start).Seconds())
 	fmt.Fprintf(w, "%d passed, %d failed\n", passed, failed)
 	return failed == 0
+}
+
+// judgeManifest: the manifest records the lab's files as they are, so that
+// check and list can tell a learner's changed test from the lab's.
+func judgeManifest(ws *workspace.Workspace, proofs []proof) verdict {
+	all, err := ws.BuildManifest()
+	if err != nil {
+		return verdict{detail: err.Error()}
+	}
+	verified := func(path string) bool {
+		return slices.ContainsFunc(proofs, func(p proof) bool { return strings.HasPrefix(path, p.task.Dir+"/") })
+	}
+	want := workspace.Manifest{}
+	for path, id := range all {
+		if verified(path) {
+			want[path] = id
+		}
+	}
+	have, err := ws.ReadManifest()
+	if err != nil {
+		return verdict{detail: err.Error()}
+	}
+	var stale []string
+	for _, path := range slices.Sorted(maps.Keys(want)) {
+		if have[path] != want[path] {
+			stale = append(stale, path)
+		}
+	}
+	for path := range have {
+		if _, ok := want[path]; !ok && verified(path) {
+			stale = append(stale, path)
+		}
+	}
+	if len(stale) > 0 {
+		return verdict{detail: fmt.Sprintf("%s is out of date for %s: run `go run ./scripts manifest`", workspace.ManifestFile, strings.Join(stale, ", "))}
+	}
+	return verdict{ok: true, detail: fmt.Sprintf("records the lab's %d files", len(want))}
 }

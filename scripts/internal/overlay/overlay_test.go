@@ -1,4 +1,4 @@
-package main
+package overlay
 
 import (
 	"encoding/json"
@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-const base = `package main
+const base = `package overlay
 
 func main() {
 	serve()
@@ -27,12 +27,12 @@ const bugPatch = `--- a/main.go
 `
 
 func TestApplyPatchChangesTheNamedFile(t *testing.T) {
-	fs, err := applyPatch([]byte(bugPatch), func(rel string) ([]byte, error) {
+	fs, err := ApplyPatch([]byte(bugPatch), func(rel string) ([]byte, error) {
 		if rel != "main.go" {
 			t.Fatalf("asked for %q, want main.go (the a/ prefix stripped)", rel)
 		}
 		return []byte(base), nil
-	}, files{"other.go": []byte("package main\n")})
+	}, Files{"other.go": []byte("package overlay\n")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,8 +45,8 @@ func TestApplyPatchChangesTheNamedFile(t *testing.T) {
 }
 
 func TestApplyPatchReportsAStalePatch(t *testing.T) {
-	_, err := applyPatch([]byte(bugPatch), func(string) ([]byte, error) {
-		return []byte("package main\n\nfunc main() {}\n"), nil
+	_, err := ApplyPatch([]byte(bugPatch), func(string) ([]byte, error) {
+		return []byte("package overlay\n\nfunc main() {}\n"), nil
 	}, nil)
 	if err == nil || !strings.Contains(err.Error(), "does not apply") {
 		t.Fatalf("err = %v, want a patch that does not apply to say so", err)
@@ -54,7 +54,7 @@ func TestApplyPatchReportsAStalePatch(t *testing.T) {
 }
 
 func TestApplyPatchRejectsNonsense(t *testing.T) {
-	if _, err := applyPatch([]byte("not a patch\n"), nil, nil); err == nil {
+	if _, err := ApplyPatch([]byte("not a patch\n"), nil, nil); err == nil {
 		t.Fatal("a text with no diff in it was accepted")
 	}
 }
@@ -62,11 +62,11 @@ func TestApplyPatchRejectsNonsense(t *testing.T) {
 func TestWriteOverlayUsesAbsolutePaths(t *testing.T) {
 	dir := t.TempDir()
 	taskPath := filepath.Join(dir, "task01-ctrlc")
-	path, err := writeOverlay(dir, taskPath, files{"main.go": []byte(base)})
+	path, err := Write(dir, taskPath, Files{"main.go": []byte(base)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ov overlay
+	var ov Overlay
 	b, _ := os.ReadFile(path)
 	if err := json.Unmarshal(b, &ov); err != nil {
 		t.Fatalf("overlay is not JSON: %v", err)
@@ -77,28 +77,5 @@ func TestWriteOverlayUsesAbsolutePaths(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(dst); string(got) != base {
 		t.Errorf("overlay file holds %q, want the given content", got)
-	}
-}
-
-func TestLabFilesOverlayKeepsOnlyTheLearnersFiles(t *testing.T) {
-	lab, learner := t.TempDir(), t.TempDir()
-	for _, name := range []string{"main.go", "main_test.go", "task.toml"} {
-		if err := os.WriteFile(filepath.Join(lab, name), []byte("x"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	labTask := &Task{Path: lab, Meta: &Meta{Files: []string{"main.go"}}}
-	path, err := labFilesOverlay(t.TempDir(), labTask, &Task{Path: learner})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ov overlay
-	b, _ := os.ReadFile(path)
-	if err := json.Unmarshal(b, &ov); err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]string{filepath.Join(learner, "main_test.go"): filepath.Join(lab, "main_test.go")}
-	if len(ov.Replace) != 1 || ov.Replace[filepath.Join(learner, "main_test.go")] != want[filepath.Join(learner, "main_test.go")] {
-		t.Errorf("Replace = %v, want only the lab's test swapped in: %v", ov.Replace, want)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package workspace
 
 import (
 	"fmt"
@@ -63,13 +63,13 @@ func loadMeta(path string) (*Meta, error) {
 	return &m, nil
 }
 
-// bugPatch is where the patch of bug b of task t lives.
-func (t *Task) bugPatch(b Bug) string {
+// BugPatch is where the patch of bug b of task t lives.
+func (t *Task) BugPatch(b Bug) string {
 	return filepath.Join(t.SolPath, "bugs", b.Name+".patch")
 }
 
-// readFile is os.ReadFile with the path in the error, for one-line reports.
-func readFile(path string) ([]byte, error) {
+// ReadFile is os.ReadFile with the path in the error, for one-line reports.
+func ReadFile(path string) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)

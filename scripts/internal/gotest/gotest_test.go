@@ -1,6 +1,9 @@
-package main
+package gotest
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -32,7 +35,7 @@ const sampleStream = `{"Action":"start","Package":"lab/t"}
 `
 
 func TestParseTestJSONReadsEveryTest(t *testing.T) {
-	run := parseTestJSON(strings.NewReader(sampleStream))
+	run := Parse(strings.NewReader(sampleStream))
 	var got []string
 	for _, tr := range run.Tests {
 		got = append(got, tr.Name+"="+string(tr.Status))
@@ -53,7 +56,7 @@ func TestParseTestJSONReadsEveryTest(t *testing.T) {
 }
 
 func TestExplainKeepsWhatTheTestSaidUnderItsSubtest(t *testing.T) {
-	run := parseTestJSON(strings.NewReader(sampleStream))
+	run := Parse(strings.NewReader(sampleStream))
 	got := run.Explain("TestDrain")
 	want := []string{"SIGINT:", "  main_test.go:39: the request was cut off", "      call srv.Shutdown"}
 	if !slices.Equal(got, want) {
@@ -69,7 +72,7 @@ func TestParseTestJSONBuildFailure(t *testing.T) {
 {"Action":"output","Package":"lab/t","Output":"FAIL\tlab/t [build failed]\n"}
 {"Action":"fail","Package":"lab/t","Elapsed":0,"FailedBuild":"lab/t"}
 `
-	run := parseTestJSON(strings.NewReader(stream))
+	run := Parse(strings.NewReader(stream))
 	if !run.BuildFailed {
 		t.Fatal("BuildFailed = false for a build-fail stream")
 	}
@@ -85,7 +88,7 @@ func TestParseTestJSONTimeoutMarksRunningTests(t *testing.T) {
 {"Action":"output","Package":"lab/t","Output":"panic: test timed out after 45s\n"}
 {"Action":"fail","Package":"lab/t","Elapsed":45}
 `
-	run := parseTestJSON(strings.NewReader(stream))
+	run := Parse(strings.NewReader(stream))
 	if !run.TimedOut {
 		t.Fatal("TimedOut = false after a test timed out panic")
 	}
@@ -98,12 +101,12 @@ func TestParseTestJSONTimeoutMarksRunningTests(t *testing.T) {
 }
 
 func TestGoTestArgs(t *testing.T) {
-	got := goTest{Overlay: "/tmp/o.json", Race: true, Limit: 40 * time.Second}.args()
+	got := Invocation{Overlay: "/tmp/o.json", Race: true, Limit: 40 * time.Second}.Args()
 	want := []string{"test", "-json", "-race", "-count=1", "-overlay", "/tmp/o.json", "-timeout", "30s", "./..."}
 	if !slices.Equal(got, want) {
 		t.Errorf("args = %q, want %q", got, want)
 	}
-	if got := (goTest{Cached: true, Limit: time.Minute}).args(); slices.Contains(got, "-count=1") {
+	if got := (Invocation{Cached: true, Limit: time.Minute}).Args(); slices.Contains(got, "-count=1") {
 		t.Errorf("a cached run must not pass -count=1: %q", got)
 	}
 }
@@ -117,7 +120,7 @@ func TestSubPackageTestsAreQualified(t *testing.T) {
 {"Action":"fail","Package":"lab/t8/lifecycle","Test":"TestLIFO/three","Elapsed":0.1}
 {"Action":"fail","Package":"lab/t8/lifecycle","Test":"TestLIFO","Elapsed":0.1}
 `
-	run := parseTestJSON(strings.NewReader(stream))
+	run := Parse(strings.NewReader(stream))
 	var names []string
 	for _, tr := range run.Top() {
 		names = append(names, tr.Name)
@@ -131,19 +134,100 @@ func TestSubPackageTestsAreQualified(t *testing.T) {
 }
 
 func TestLeftoverGoroutinesFailARunWhoseTestsPassed(t *testing.T) {
-	stream := `{"Action":"run","Package":"lab/t","Test":"TestOK"}
+	run := Parse(strings.NewReader(leakStream))
+	if !run.AfterTestsFailed || run.OK() {
+		t.Fatalf("AfterTestsFailed=%v OK=%v, want a goleak failure after passing tests to fail the run", run.AfterTestsFailed, run.OK())
+	}
+}
+
+// leakStream is a run whose tests passed and whose binary then failed: goleak
+// found goroutines left behind.
+const leakStream = `{"Action":"run","Package":"lab/t","Test":"TestOK"}
 {"Action":"pass","Package":"lab/t","Test":"TestOK","Elapsed":0.1}
 {"Action":"output","Package":"lab/t","Output":"goleak: Errors on successful test run: found unexpected goroutines:\n"}
 {"Action":"fail","Package":"lab/t","Elapsed":0.6}
 `
-	run := parseTestJSON(strings.NewReader(stream))
-	if !run.AfterTestsFailed || run.OK() {
-		t.Fatalf("AfterTestsFailed=%v OK=%v, want a goleak failure after passing tests to fail the run", run.AfterTestsFailed, run.OK())
+
+// TestGo126TimeoutIsATimeoutNotAFailure reads what go test -json printed,
+// on Go 1.26, for a test that waited forever: the time-out's panic arrives
+// as the running test's own output, and that test never gets a fail event.
+// It must come out as a time-out, never a failure (a hang is not a catch).
+func TestGo126TimeoutIsATimeoutNotAFailure(t *testing.T) {
+	f, err := os.Open("testdata/timeout-go1.26.json")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if v := judgeBug(run); !v.ok {
-		t.Errorf("a bug caught by goleak was not counted as caught: %q", v.detail)
+	defer f.Close()
+	run := Parse(f)
+	if !run.TimedOut {
+		t.Fatal("TimedOut = false for a run cut off by -timeout")
 	}
-	if v := judgeReference(run); v.ok {
-		t.Error("a reference that leaks goroutines passed verify")
+	if s := run.Test("TestHang").Status; s != Timeout {
+		t.Errorf("TestHang has status %q, want %q", s, Timeout)
+	}
+	if s := run.Test("TestQuick").Status; s != Pass {
+		t.Errorf("TestQuick has status %q, want pass", s)
+	}
+	if got := run.FailedOnly(); len(got) != 0 {
+		t.Errorf("FailedOnly() = %q: a time-out is not a failure", got)
+	}
+	explained := strings.Join(run.Explain("TestHang"), "\n")
+	if !strings.Contains(explained, "time limit") || strings.Contains(explained, "goroutine ") {
+		t.Errorf("Explain(TestHang) = %q, want the time-out said in words, without the goroutine dump", explained)
+	}
+	if !strings.Contains(explained, "waiting") {
+		t.Errorf("Explain(TestHang) = %q, want what the test logged before it hung", explained)
+	}
+}
+
+// TestFirstErrorSkipsThePackageHeader: the table shows the compiler's line.
+func TestFirstErrorSkipsThePackageHeader(t *testing.T) {
+	out := "# gracefulshutdown.lab/task05-readiness [gracefulshutdown.lab/task05-readiness.test]\n./main.go:76:2: undefined: ready\n./main.go:80:2: undefined: srv"
+	if got, want := FirstError(out), "./main.go:76:2: undefined: ready"; got != want {
+		t.Errorf("FirstError = %q, want %q", got, want)
+	}
+	if got := FirstError("go: no such tool\n"); got != "go: no such tool" {
+		t.Errorf("FirstError of a non-compiler message = %q, want the message", got)
+	}
+}
+
+// TestAHangingTestIsReportedAsATimeout runs a real go test whose test waits
+// forever, the way a learner's test with a bare <-done hangs on a broken
+// program: the run must come back as a time-out, on this Go's JSON shape,
+// and the hanging test must not count as failed (a failure on a broken
+// program would be a catch).
+func TestAHangingTestIsReportedAsATimeout(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("go.mod", "module hang\n\ngo 1.26\n")
+	write("hang_test.go", `package hang
+
+import "testing"
+
+func TestQuick(t *testing.T) {}
+
+func TestWaitsForever(t *testing.T) {
+	t.Log("waiting for the program to exit")
+	select {}
+}
+`)
+	t.Setenv("GOWORK", "off")
+	t.Setenv("GOFLAGS", "")
+	run, err := Invocation{Dir: dir, TestTimeout: 2 * time.Second, Limit: 2 * time.Minute}.Exec(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !run.TimedOut {
+		t.Fatalf("TimedOut = false; tests: %v; output: %s", run.Tests, run.BuildOutput)
+	}
+	if s := run.Test("TestWaitsForever").Status; s != Timeout {
+		t.Errorf("the hanging test has status %q, want %q", s, Timeout)
+	}
+	if got := run.FailedOnly(); len(got) != 0 {
+		t.Errorf("FailedOnly() = %q, want none: a hang is not a failure", got)
 	}
 }

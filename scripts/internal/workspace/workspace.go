@@ -1,4 +1,7 @@
-package main
+// Package workspace reads a checkout of the lab: its tasks, each task's
+// task.toml, and the files that make up a task's reference, its catalogued
+// bugs and the lab's own copies of what a learner does not edit.
+package workspace
 
 import (
 	"errors"
@@ -7,9 +10,9 @@ import (
 	"path/filepath"
 )
 
-// catalogue is the twenty tasks in order; a task is present once its folder
+// Catalogue is the twenty tasks in order; a task is present once its folder
 // has a task.toml. The titles of absent tasks come from here.
-var catalogue = []struct{ dir, title string }{
+var Catalogue = []struct{ dir, title string }{
 	{"task01-ctrlc", "Make Ctrl+C exit cleanly"},
 	{"task02-deadline", "Add a deadline"},
 	{"task03-errserverclosed", "errors.Is(err, http.ErrServerClosed)"},
@@ -49,8 +52,8 @@ type Workspace struct {
 	Tasks []*Task
 }
 
-// findRoot walks up from dir to the folder that holds go.work.
-func findRoot(dir string) (string, error) {
+// FindRoot walks up from dir to the folder that holds go.work.
+func FindRoot(dir string) (string, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return "", err
@@ -65,10 +68,10 @@ func findRoot(dir string) (string, error) {
 	}
 }
 
-// openWorkspace reads the task list of the workspace at root.
-func openWorkspace(root string) (*Workspace, error) {
+// Open reads the task list of the workspace at root.
+func Open(root string) (*Workspace, error) {
 	ws := &Workspace{Root: root}
-	for i, c := range catalogue {
+	for i, c := range Catalogue {
 		t := &Task{
 			Number:  i + 1,
 			Dir:     c.dir,

@@ -1,0 +1,99 @@
+package gotest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// Invocation describes one `go test` of one task folder.
+type Invocation struct {
+	Dir     string // the task folder
+	Overlay string // an overlay file, or ""
+	Race    bool
+	Cached  bool   // allow go test's result cache (check, list)
+	Run     string // -run pattern, or ""
+	// TestTimeout is go test's -timeout: how long the test binary may run
+	// before it panics and names the tests still running. Zero means three
+	// quarters of Limit.
+	TestTimeout time.Duration
+	// Limit bounds the whole invocation, build included: the backstop for
+	// a test binary that hangs past its own -timeout, or a build that
+	// never ends.
+	Limit time.Duration
+}
+
+// Args is the go command line.
+func (g Invocation) Args() []string {
+	args := []string{"test", "-json"}
+	if g.Race {
+		args = append(args, "-race")
+	}
+	if !g.Cached {
+		args = append(args, "-count=1")
+	}
+	if g.Overlay != "" {
+		args = append(args, "-overlay", g.Overlay)
+	}
+	if g.Run != "" {
+		args = append(args, "-run", g.Run)
+	}
+	// The test binary's own limit comes first, so that a hang shows up as
+	// a panic that names the running tests; ours is the backstop.
+	timeout := g.TestTimeout
+	if timeout <= 0 {
+		timeout = g.Limit * 3 / 4
+	}
+	args = append(args, "-timeout", timeout.Round(time.Second).String(), "./...")
+	return args
+}
+
+// Exec runs go test and parses what it reports.
+func (g Invocation) Exec(ctx context.Context) (*Run, error) {
+	ctx, cancel := context.WithTimeout(ctx, g.Limit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", g.Args()...)
+	cmd.Dir = g.Dir
+	cmd.Env = Env()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	ownProcessGroup(cmd)
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("go test in %s: %w", g.Dir, err)
+	}
+	err := cmd.Wait()
+	// The programs that tests start are grandchildren; a test binary that
+	// panicked or was killed leaves them running. Sweep the whole group.
+	killProcessGroup(cmd)
+	run := Parse(&stdout)
+	run.Elapsed = time.Since(start)
+	if ctx.Err() != nil {
+		run.TimedOut = true
+		run.markRunning()
+	}
+	if s := strings.TrimSpace(stderr.String()); s != "" {
+		run.BuildOutput = strings.TrimSpace(run.BuildOutput + "\n" + s)
+	}
+	if len(run.Tests) == 0 && !run.TimedOut && run.BuildOutput != "" {
+		run.BuildFailed = true
+	}
+	var exitErr *exec.ExitError
+	if err != nil && !errors.As(err, &exitErr) && !run.TimedOut {
+		return nil, fmt.Errorf("go test in %s: %w", g.Dir, err)
+	}
+	return run, nil
+}
+
+// Env is the environment of every go command the lab runs. A race-enabled
+// binary sleeps a second before it exits so that late race reports get
+// printed (GORACE atexit_sleep_ms). A race in a task shows up while its
+// test runs, so that second is pure wait, per run.
+func Env() []string {
+	return append(os.Environ(), "GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+}

@@ -1,0 +1,97 @@
+package workspace
+
+import (
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"gracefulshutdown.lab/scripts/internal/overlay"
+)
+
+// ReferenceFiles is the reference answer: the solution's copy of each file
+// the learner edits.
+func (t *Task) ReferenceFiles() (overlay.Files, error) {
+	out := overlay.Files{}
+	for _, rel := range t.Meta.Files {
+		b, err := ReadFile(filepath.Join(t.SolPath, rel))
+		if err != nil {
+			return nil, err
+		}
+		out[rel] = b
+	}
+	return out, nil
+}
+
+// ReferenceOverlay points the task's files straight at the solution's.
+func (t *Task) ReferenceOverlay(dir string) (string, error) {
+	ov := overlay.Overlay{Replace: map[string]string{}}
+	for _, rel := range t.Meta.Files {
+		ov.Replace[filepath.Join(t.Path, rel)] = filepath.Join(t.SolPath, rel)
+	}
+	return ov.Save(dir)
+}
+
+// BugFiles is the reference answer with bug b's patch applied.
+func (t *Task) BugFiles(b Bug) (overlay.Files, error) {
+	ref, err := t.ReferenceFiles()
+	if err != nil {
+		return nil, err
+	}
+	return t.WithBug(b, ref)
+}
+
+// WithBug applies bug b's patch on top of base. A file that base holds is
+// patched as base has it; any other as the task folder has it (a broken
+// program under a learner-written test patches the task's own main.go).
+func (t *Task) WithBug(b Bug, base overlay.Files) (overlay.Files, error) {
+	patch, err := ReadFile(t.BugPatch(b))
+	if err != nil {
+		return nil, err
+	}
+	return overlay.ApplyPatch(patch, func(rel string) ([]byte, error) {
+		if content, ok := base[rel]; ok {
+			return content, nil
+		}
+		return ReadFile(filepath.Join(t.Path, rel))
+	}, base)
+}
+
+// LabOwnedFiles lists, relative to the task's folder, every Go file of the
+// task that a learner does not edit: the tests above all, in every package.
+func (t *Task) LabOwnedFiles() ([]string, error) {
+	var rels []string
+	err := filepath.WalkDir(t.Path, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") {
+			return err
+		}
+		rel, err := filepath.Rel(t.Path, path)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if !slices.Contains(t.Meta.Files, rel) {
+			rels = append(rels, rel)
+		}
+		return nil
+	})
+	return rels, err
+}
+
+// LabFiles is the content of every file of labTask that a learner does not
+// edit, as the lab has it, by path relative to the task folder.
+func (t *Task) LabFiles() (overlay.Files, error) {
+	rels, err := t.LabOwnedFiles()
+	if err != nil {
+		return nil, err
+	}
+	out := overlay.Files{}
+	for _, rel := range rels {
+		b, err := ReadFile(filepath.Join(t.Path, rel))
+		if err != nil {
+			return nil, err
+		}
+		out[rel] = b
+	}
+	return out, nil
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"gracefulshutdown.lab/scripts/internal/gotest"
+	"gracefulshutdown.lab/scripts/internal/overlay"
+	"gracefulshutdown.lab/scripts/internal/workspace"
+)
+
+// Time limits for one go test of one task. A task's tests take seconds; a
+// learner's own test a few more. The rest is room for a cold build cache on
+// a busy machine: the limit covers the build, the test time-out does not.
+const (
+	testLimit          = 3 * time.Minute
+	programTestTimeout = time.Minute
+	// A learner's test that waits without a bound hangs on a broken
+	// program; half a minute is ample for any honest one, and a learner
+	// should not wait longer than that to hear that their test hangs.
+	learnerTestTimeout = 30 * time.Second
+)
+
+// learnerResult is how the learner's copy of a task fares: its tests' run
+// for a program task, or the reverse grading of the learner's test.
+type learnerResult struct {
+	run    *gotest.Run
+	checks []*programCheck // kind "test" only
+	// drifts are the lab's files that differ in the learner's copy; the
+	// run used the lab's copy of each that git could give back.
+	drifts []workspace.Drift
+}
+
+func (r learnerResult) OK() bool {
+	if r.checks == nil {
+		return r.run.OK()
+	}
+	for _, c := range r.checks {
+		if !c.OK() {
+			return false
+		}
+	}
+	return true
+}
+
+// summary is "n of m criteria", or why there are none.
+func (r learnerResult) summary() string {
+	if r.checks == nil {
+		switch {
+		case r.run.BuildFailed:
+			return "does not build"
+		case r.run.TimedOut:
+			return fmt.Sprintf("timed out; %d of %d criteria", r.run.Passed(), len(r.run.Top()))
+		}
+		return fmt.Sprintf("%d of %d criteria", r.run.Passed(), len(r.run.Top()))
+	}
+	return fmt.Sprintf("%d of %d criteria", judgedOK(r.checks), len(r.checks))
+}
+
+// testLearner tests the learner's own copy of task t, in the lab workspace
+// ws, as they left it, except for the lab's own files (the tests above all):
+// any of those that differ from the manifest are run as the lab has them.
+// The result cache is allowed: it is keyed on the files, so it is exact,
+// and it makes check and list answer at once for tasks already done.
+func testLearner(ctx context.Context, ws *workspace.Workspace, m workspace.Manifest, t *workspace.Task, jobs int) (learnerResult, error) {
+	drifts, err := ws.Drifts(t, m)
+	if err != nil {
+		return learnerResult{}, err
+	}
+	labFiles := overlay.Files{}
+	for _, d := range drifts {
+		if d.Lab != nil {
+			labFiles[d.Rel] = d.Lab
+		}
+	}
+	if t.Meta.Kind == "test" {
+		checks, err := gradeTestTask(ctx, t, t, labFiles, true, jobs)
+		return learnerResult{checks: checks, drifts: drifts}, err
+	}
+	run, err := runWithFiles(ctx, t, labFiles, true, programTestTimeout)
+	return learnerResult{run: run, drifts: drifts}, err
+}
+
+// runWithFiles runs t's tests with fs swapped in.
+func runWithFiles(ctx context.Context, t *workspace.Task, fs overlay.Files, cached bool, testTimeout time.Duration) (*gotest.Run, error) {
+	g := gotest.Invocation{Dir: t.Path, Race: true, Cached: cached, TestTimeout: testTimeout, Limit: testLimit}
+	if len(fs) > 0 {
+		dir, err := os.MkdirTemp("", "lab-run-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		if g.Overlay, err = overlay.Write(dir, t.Path, fs); err != nil {
+			return nil, err
+		}
+	}
+	return g.Exec(ctx)
+}
+
+// explainDrifts tells the learner which of the lab's files differ in their
+// copy, and that the lab's were used.
+func explainDrifts(t *workspace.Task, drifts []workspace.Drift, w io.Writer) {
+	for _, d := range drifts {
+		what := "differs from the lab's"
+		if d.Missing {
+			what = "is missing"
+		}
+		path := t.Dir + "/" + d.Rel
+		if d.Lab == nil {
+			fmt.Fprintf(w, "Note: %s %s, and this clone's git history does not have the lab's copy: the results below use yours.\n", path, what)
+			continue
+		}
+		fmt.Fprintf(w, "Note: %s %s; the results below use the lab's copy (get it back with `git cat-file blob %s > %s`).\n", path, what, d.BlobID[:12], path)
+	}
+}
