@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"unicode"
@@ -31,6 +32,7 @@ func check(ctx context.Context, ws *workspace.Workspace, n, jobs int, w io.Write
 	}
 	if n == 0 {
 		for _, t := range ws.Present() {
+			warmUp(ctx, ws, []*workspace.Task{t}, os.Stderr)
 			r, err := testLearner(ctx, ws, m, t, jobs)
 			if err != nil {
 				return false, err
@@ -48,6 +50,7 @@ func check(ctx context.Context, ws *workspace.Workspace, n, jobs int, w io.Write
 	if err != nil {
 		return false, err
 	}
+	warmUp(ctx, ws, []*workspace.Task{t}, os.Stderr)
 	r, err := testLearner(ctx, ws, m, t, jobs)
 	if err != nil {
 		return false, err

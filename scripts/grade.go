@@ -141,6 +141,7 @@ func grade(ctx context.Context, lab *workspace.Workspace, copies []learnerCopy, 
 		return false, err
 	}
 	start := time.Now()
+	warmUp(ctx, lab, lab.Present(), os.Stderr)
 	sem := make(chan struct{}, jobs)
 	reports := make([]*gradeReport, len(copies))
 	var wg sync.WaitGroup

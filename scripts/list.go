@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 
 	"gracefulshutdown.lab/scripts/internal/workspace"
@@ -16,6 +17,7 @@ func list(ctx context.Context, ws *workspace.Workspace, jobs int, w io.Writer) e
 		return err
 	}
 	present := ws.Present()
+	warmUp(ctx, ws, present, os.Stderr)
 	results := make([]learnerResult, len(present))
 	errs := make([]error, len(present))
 	sem := make(chan struct{}, jobs)

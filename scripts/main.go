@@ -24,11 +24,19 @@ usage: go run ./scripts <command> [arguments]
 For learners:
   check [N]                    test your copy of task N (default: the first unsolved one)
                                and explain each criterion
+  watch [N]                    check again on every save, and move on when a task passes
   list                         progress over the twenty tasks
   hint N [--level K]           hint K (1 to 3) for task N
+  diff N                       once task N passes: your files beside the reference
+  reset N                      put task N's starter back (your files are kept first)
   run N [--solution] [--probes] [-- F…]
                                run task N's program (or its reference answer) with flags F;
                                its last line gives the program's exit code and its meaning
+
+For presenters:
+  run N --solution --probes    the reference, with /readyz and /healthz polled and shown
+  timeline N [--solution] [--svg FILE] [-- F…]
+                               play task N's demo and draw its shutdown on a time axis
 
 For instructors:
   grade [DIR…] [--json PATH] [--csv FILE]
@@ -103,6 +111,7 @@ func dispatch(ctx context.Context, cmd string, args []string, stdout, stderr io.
 	probes := fs.Bool("probes", false, "poll /readyz and /healthz while the program runs")
 	jsonPath := fs.String("json", "", "also write the report as JSON")
 	csvPath := fs.String("csv", "", "also write the class table as CSV")
+	svgPath := fs.String("svg", "", "also draw the timeline as SVG")
 	positional, err := parseInterleaved(fs, args)
 	if err != nil {
 		return false, code, fmt.Errorf("%s: %v: %w", cmd, err, errUsage)
@@ -128,6 +137,31 @@ func dispatch(ctx context.Context, cmd string, args []string, stdout, stderr io.
 		}
 		ok, err := check(ctx, ws, n, *jobs, stdout)
 		return ok, code, err
+	case "watch":
+		n, err := optionalTask(positional)
+		if err != nil {
+			return false, code, err
+		}
+		return true, code, watch(ctx, ws, n, *jobs, stdout)
+	case "reset":
+		n, err := requiredTask(positional)
+		if err != nil {
+			return false, code, err
+		}
+		return true, code, reset(ctx, ws, n, stdout)
+	case "diff":
+		n, err := requiredTask(positional)
+		if err != nil {
+			return false, code, err
+		}
+		ok, err := diffTask(ctx, ws, n, *jobs, stdout)
+		return ok, code, err
+	case "timeline":
+		n, err := requiredTask(positional[:min(1, len(positional))])
+		if err != nil {
+			return false, code, err
+		}
+		return true, code, timelineTask(ctx, ws, n, runOptions{solution: *solution, flags: positional[1:]}, *svgPath, stdout, stderr)
 	case "list":
 		if err := noArgs(positional); err != nil {
 			return false, code, err

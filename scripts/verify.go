@@ -244,6 +244,13 @@ func verify(ctx context.Context, ws *workspace.Workspace, only []int, jobs int, 
 		return false
 	}
 	start := time.Now()
+	var tasks []*workspace.Task
+	for _, p := range proofs {
+		if !slices.Contains(tasks, p.task) {
+			tasks = append(tasks, p.task)
+		}
+	}
+	warmUp(ctx, ws, tasks, os.Stderr)
 	passed, failed := 0, 0
 	if v := judgeManifest(ws, proofs); v.ok {
 		passed++

@@ -15,15 +15,22 @@ import (
 	"strings"
 )
 
-// ManifestFile records, for every file of every task that a learner does
-// not edit, the git blob id of the lab's copy. With it, check and list can
-// tell when a learner's copy of a test has changed (a deleted criterion, a
-// t.Skip) and run the lab's copy instead, which git still has.
+// ManifestFile records the git blob id of every file of every task as the
+// lab ships it: the files a learner does not edit, and the starters of
+// those they do. With it, check and list can tell when a learner's copy of
+// a test has changed (a deleted criterion, a t.Skip) and run the lab's copy
+// instead, which git still has; and reset can give back a starter.
 const ManifestFile = "scripts/labfiles.txt"
 
 // Manifest maps a file's path from the workspace root (task01-ctrlc/
-// main_test.go) to the git blob id of the lab's copy.
-type Manifest map[string]string
+// main_test.go) to what the lab ships there.
+type Manifest map[string]Entry
+
+// Entry is one shipped file.
+type Entry struct {
+	ID      string // its git blob id
+	Starter bool   // a file the learner edits, as it ships; else the lab's own
+}
 
 // BlobID is the id git gives content as a blob: what `git hash-object`
 // prints, and what `git cat-file blob` takes back.
@@ -51,17 +58,17 @@ func (ws *Workspace) ReadManifest() (Manifest, error) {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		id, path, ok := strings.Cut(line, " ")
-		if !ok || len(id) != 40 {
+		fields := strings.Fields(line)
+		if len(fields) < 2 || len(fields) > 3 || len(fields[0]) != 40 || (len(fields) == 3 && fields[2] != "starter") {
 			return nil, fmt.Errorf("%s: bad line %q", ManifestFile, line)
 		}
-		m[strings.TrimSpace(path)] = id
+		m[fields[1]] = Entry{ID: fields[0], Starter: len(fields) == 3}
 	}
 	return m, sc.Err()
 }
 
-// BuildManifest records the lab's files of every present task as they are
-// now.
+// BuildManifest records the files of every present task as they are now:
+// the lab's own, and the starters.
 func (ws *Workspace) BuildManifest() (Manifest, error) {
 	m := Manifest{}
 	for _, t := range ws.Present() {
@@ -70,7 +77,14 @@ func (ws *Workspace) BuildManifest() (Manifest, error) {
 			return nil, err
 		}
 		for rel, content := range files {
-			m[t.Dir+"/"+rel] = BlobID(content)
+			m[t.Dir+"/"+rel] = Entry{ID: BlobID(content)}
+		}
+		for _, rel := range t.Meta.Files {
+			content, err := ReadFile(filepath.Join(t.Path, rel))
+			if err != nil {
+				return nil, err
+			}
+			m[t.Dir+"/"+rel] = Entry{ID: BlobID(content), Starter: true}
 		}
 	}
 	return m, nil
@@ -79,10 +93,16 @@ func (ws *Workspace) BuildManifest() (Manifest, error) {
 // WriteManifest saves m as the workspace's manifest.
 func (ws *Workspace) WriteManifest(m Manifest) error {
 	var b strings.Builder
-	b.WriteString("# The lab's own files of each task (everything a learner does not edit), as git\n")
-	b.WriteString("# blob ids. Made by `go run ./scripts manifest`; `verify` checks it is current.\n")
+	b.WriteString("# Every file of each task as the lab ships it, as git blob ids: the lab's own\n")
+	b.WriteString("# files, and the starters of the files a learner edits (marked starter).\n")
+	b.WriteString("# Made by `go run ./scripts manifest`; `verify` checks it is current.\n")
 	for _, path := range slices.Sorted(maps.Keys(m)) {
-		fmt.Fprintf(&b, "%s %s\n", m[path], path)
+		e := m[path]
+		if e.Starter {
+			fmt.Fprintf(&b, "%s %s starter\n", e.ID, path)
+			continue
+		}
+		fmt.Fprintf(&b, "%s %s\n", e.ID, path)
 	}
 	return os.WriteFile(filepath.Join(ws.Root, ManifestFile), []byte(b.String()), 0o644)
 }
@@ -103,10 +123,10 @@ func (ws *Workspace) Drifts(t *Task, m Manifest) ([]Drift, error) {
 	prefix := t.Dir + "/"
 	for _, path := range slices.Sorted(maps.Keys(m)) {
 		rel, ok := strings.CutPrefix(path, prefix)
-		if !ok {
+		if !ok || m[path].Starter {
 			continue
 		}
-		d := Drift{Rel: rel, BlobID: m[path]}
+		d := Drift{Rel: rel, BlobID: m[path].ID}
 		content, err := os.ReadFile(filepath.Join(t.Path, rel))
 		switch {
 		case errors.Is(err, os.ErrNotExist):
@@ -120,6 +140,20 @@ func (ws *Workspace) Drifts(t *Task, m Manifest) ([]Drift, error) {
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// Starter is the starter of file rel of task t as the lab ships it, from
+// git, or an error that says why it cannot be had.
+func (ws *Workspace) Starter(t *Task, m Manifest, rel string) ([]byte, error) {
+	e, ok := m[t.Dir+"/"+rel]
+	if !ok || !e.Starter {
+		return nil, fmt.Errorf("%s does not record the starter of %s/%s", ManifestFile, t.Dir, rel)
+	}
+	content := ws.gitBlob(e.ID)
+	if content == nil {
+		return nil, fmt.Errorf("this copy's git history does not have the starter of %s/%s (blob %s): is it a git clone of the lab?", t.Dir, rel, e.ID[:12])
+	}
+	return content, nil
 }
 
 // gitBlob is the content of blob id in the workspace's git history, or nil

@@ -75,8 +75,8 @@ func TestDriftsFindAChangedTestAndGitGivesItBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(m) != 1 {
-		t.Fatalf("manifest = %v, want the one lab file (main_test.go; main.go is the learner's)", m)
+	if len(m) != 2 || m["task01-ctrlc/main_test.go"].Starter || !m["task01-ctrlc/main.go"].Starter {
+		t.Fatalf("manifest = %v, want main_test.go as the lab's and main.go as a starter", m)
 	}
 	if drifts, err := ws.Drifts(task, m); err != nil || len(drifts) != 0 {
 		t.Fatalf("a fresh clone has drifts %v (err %v), want none", drifts, err)
@@ -119,5 +119,24 @@ func TestGitCommitSaysWhenTheCopyHasChanges(t *testing.T) {
 	}
 	if got := GitCommit(t.TempDir()); got != "" {
 		t.Errorf("GitCommit outside git = %q, want empty", got)
+	}
+}
+
+func TestStarterComesBackFromGit(t *testing.T) {
+	ws, task := labClone(t)
+	m, err := ws.ReadManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	shipped, _ := os.ReadFile(filepath.Join(task.Path, "main.go"))
+	if err := os.WriteFile(filepath.Join(task.Path, "main.go"), []byte("package main\n\nfunc main() { /* solved */ }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ws.Starter(task, m, "main.go")
+	if err != nil || string(got) != string(shipped) {
+		t.Errorf("Starter = %q, %v; want the shipped main.go", got, err)
+	}
+	if _, err := ws.Starter(task, m, "main_test.go"); err == nil {
+		t.Error("Starter of a lab file succeeded; only the learner's files have starters")
 	}
 }

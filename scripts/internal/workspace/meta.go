@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 )
@@ -25,6 +26,19 @@ type Meta struct {
 	StarterFails []string `toml:"starter_fails"`
 	Hints        []string `toml:"hints"`
 	Bugs         []Bug    `toml:"bugs"`
+	Demo         Demo     `toml:"demo"`
+}
+
+// Demo is the scenario that `timeline` plays to show a task's shutdown:
+// the program runs with Flags, Requests are sent once it listens, and
+// SIGTERM follows SignalAfter later, with the requests in flight.
+type Demo struct {
+	Flags []string `toml:"flags"`
+	// Requests are "METHOD /path" (or just "/path", a GET), sent to the
+	// program's public listener, each on a connection of its own.
+	Requests    []string      `toml:"requests"`
+	SignalAfter time.Duration `toml:"-"`
+	SignalText  string        `toml:"signal_after"`
 }
 
 // Bug is a catalogued wrong answer: a patch against the reference answer,
@@ -56,6 +70,17 @@ func loadMeta(path string) (*Meta, error) {
 		if filepath.IsAbs(f) || strings.HasPrefix(filepath.Clean(f), "..") {
 			return nil, fmt.Errorf("%s: file %q must be inside the task folder", path, f)
 		}
+	}
+	m.Demo.SignalAfter = 500 * time.Millisecond
+	if m.Demo.SignalText != "" {
+		d, err := time.ParseDuration(m.Demo.SignalText)
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("%s: demo.signal_after %q: want a duration such as 500ms", path, m.Demo.SignalText)
+		}
+		m.Demo.SignalAfter = d
+	}
+	if len(m.Demo.Requests) == 0 {
+		m.Demo.Requests = []string{"GET /"}
 	}
 	for i := range m.Hints {
 		m.Hints[i] = strings.TrimSpace(m.Hints[i])

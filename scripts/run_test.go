@@ -1,0 +1,55 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRunDrawsEventsForPeople feeds the display a program's JSON lines and
+// a signal, as run does, and reads what a person sees.
+func TestRunDrawsEventsForPeople(t *testing.T) {
+	var out bytes.Buffer
+	d := &display{w: &out}
+	zero := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	d.readEvents(strings.NewReader(`{"time":"2026-11-26T11:59:59Z","level":"INFO","msg":"listening","addr":"127.0.0.1:8080"}
+panic: something that is not JSON
+`))
+	d.zero = zero // the ^C, as signalled would mark it
+	d.readEvents(strings.NewReader(`{"time":"2026-11-26T12:00:00.001Z","level":"INFO","msg":"shutdown started"}
+{"time":"2026-11-26T12:00:05.002Z","level":"ERROR","msg":"forced close","err":"context deadline exceeded"}
+{"time":"2026-11-26T12:00:05.004Z","level":"INFO","msg":"exited","code":1}
+`))
+	d.finish("task02-deadline", 1, zero.Add(5006*time.Millisecond))
+	got := out.String()
+	for _, want := range []string{
+		"listening  addr=127.0.0.1:8080",
+		"panic: something that is not JSON",
+		"+0.001s",
+		"+5.002s       ERROR forced close  err=\"context deadline exceeded\"",
+		"lab: task02-deadline shut down in 5.006s after the signal; requests were cut off (forced close); exit code 1: a runtime error, or a shutdown that had to be forced",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("run's display has no %q:\n%s", want, got)
+		}
+	}
+	if lines := strings.Split(strings.TrimSpace(got), "\n"); !strings.HasPrefix(lines[len(lines)-1], "lab: ") {
+		t.Errorf("the last line is %q, want run's summary", lines[len(lines)-1])
+	}
+}
+
+func TestExitMeanings(t *testing.T) {
+	for code, want := range map[int]string{
+		0:   "clean",
+		1:   "forced",
+		2:   "usage",
+		130: "killed by interrupt: the program did not handle the signal",
+		143: "killed by terminated",
+		137: "SIGKILL",
+	} {
+		if got := exitMeaning(code); !strings.Contains(got, want) {
+			t.Errorf("exitMeaning(%d) = %q, want it to say %q", code, got, want)
+		}
+	}
+}
