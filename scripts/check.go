@@ -26,11 +26,11 @@ func explainResult(ws *workspace.Workspace, t *workspace.Task, r learnerResult, 
 // check runs task n, or the first unsolved one, and explains the result
 // criterion by criterion. It reports whether the task passed.
 func check(ctx context.Context, ws *workspace.Workspace, n, jobs int, w io.Writer) (bool, error) {
-	m, err := ws.ReadManifest()
-	if err != nil {
-		return false, err
-	}
 	if n == 0 {
+		m, err := ws.ReadManifest()
+		if err != nil {
+			return false, err
+		}
 		for _, t := range ws.Present() {
 			warmUp(ctx, ws, []*workspace.Task{t}, os.Stderr)
 			r, err := testLearner(ctx, ws, m, t, jobs)
@@ -46,12 +46,7 @@ func check(ctx context.Context, ws *workspace.Workspace, n, jobs int, w io.Write
 		fmt.Fprintln(w, allDone(ws))
 		return true, nil
 	}
-	t, err := ws.Task(n)
-	if err != nil {
-		return false, err
-	}
-	warmUp(ctx, ws, []*workspace.Task{t}, os.Stderr)
-	r, err := testLearner(ctx, ws, m, t, jobs)
+	t, r, err := testTask(ctx, ws, n, jobs)
 	if err != nil {
 		return false, err
 	}

@@ -16,16 +16,7 @@ import (
 // unified diff, once the task passes. Before that it declines: the
 // reference is a spoiler, and the hints are the way to get unstuck.
 func diffTask(ctx context.Context, ws *workspace.Workspace, n, jobs int, w io.Writer) (bool, error) {
-	t, err := ws.Task(n)
-	if err != nil {
-		return false, err
-	}
-	m, err := ws.ReadManifest()
-	if err != nil {
-		return false, err
-	}
-	warmUp(ctx, ws, []*workspace.Task{t}, os.Stderr)
-	r, err := testLearner(ctx, ws, m, t, jobs)
+	t, r, err := testTask(ctx, ws, n, jobs)
 	if err != nil {
 		return false, err
 	}

@@ -2,10 +2,10 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
+	"gracefulshutdown.lab/scripts/internal/labfixture"
 	"gracefulshutdown.lab/scripts/internal/workspace"
 )
 
@@ -54,12 +54,11 @@ func main() {
 }
 `
 
-// tinyLab makes a git repository holding a one-task lab with its manifest
-// committed, as a learner's clone would be, and returns it opened.
+// tinyLab is a one-task lab whose program is tinyProgram, as a learner's
+// clone of it would be.
 func tinyLab(t *testing.T) *workspace.Workspace {
 	t.Helper()
-	root := t.TempDir()
-	files := map[string]string{
+	return labfixture.Lab(t, map[string]string{
 		"go.work":                        "go 1.26.0\n\nuse ./task01-ctrlc\n",
 		"task01-ctrlc/go.mod":            "module tiny\n\ngo 1.26.0\n",
 		"task01-ctrlc/task.toml":         "number = 1\ntitle = \"Tiny\"\nlevel = \"easy\"\nfiles = [\"main.go\"]\n\n[demo]\nrequests = [\"/\"]\nsignal_after = \"100ms\"\n",
@@ -67,43 +66,7 @@ func tinyLab(t *testing.T) *workspace.Workspace {
 		"task01-ctrlc/main_test.go":      "package main\n\nimport \"testing\"\n\nfunc TestAnswer(t *testing.T) {\n\tif answer() != 42 {\n\t\tt.Fatal(\"want 42\")\n\t}\n}\n",
 		"solutions/task01-ctrlc/main.go": tinyProgram + "\n// The reference says a little more.\n",
 		".gitignore":                     ".lab-backups/\n",
-	}
-	for rel, content := range files {
-		path := filepath.Join(root, rel)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ws, err := workspace.Open(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := ws.BuildManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(root, "scripts"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := ws.WriteManifest(m); err != nil {
-		t.Fatal(err)
-	}
-	git(t, root, "init", "-q")
-	git(t, root, "add", ".")
-	git(t, root, "-c", "user.name=lab", "-c", "user.email=lab@example.com", "commit", "-q", "-m", "the lab")
-	return ws
-}
-
-func git(t *testing.T, dir string, args ...string) {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
+	})
 }
 
 // edit replaces a file of the tiny lab's task.

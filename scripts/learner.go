@@ -84,6 +84,22 @@ func testLearner(ctx context.Context, ws *workspace.Workspace, m workspace.Manif
 	return learnerResult{run: run, drifts: drifts}, err
 }
 
+// testTask is testLearner for task n, as check N and diff N need it: the
+// manifest read, the shared packages compiled first.
+func testTask(ctx context.Context, ws *workspace.Workspace, n, jobs int) (*workspace.Task, learnerResult, error) {
+	t, err := ws.Task(n)
+	if err != nil {
+		return nil, learnerResult{}, err
+	}
+	m, err := ws.ReadManifest()
+	if err != nil {
+		return nil, learnerResult{}, err
+	}
+	warmUp(ctx, ws, []*workspace.Task{t}, os.Stderr)
+	r, err := testLearner(ctx, ws, m, t, jobs)
+	return t, r, err
+}
+
 // runWithFiles runs t's tests with fs swapped in.
 func runWithFiles(ctx context.Context, t *workspace.Task, fs overlay.Files, cached bool, testTimeout time.Duration) (*gotest.Run, error) {
 	g := gotest.Invocation{Dir: t.Path, Race: true, Cached: cached, TestTimeout: testTimeout, Limit: testLimit}

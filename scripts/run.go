@@ -31,16 +31,7 @@ type runOptions struct {
 // run`, the shell's $? is the go command's, not the program's.) It returns
 // the program's exit code.
 func runTask(ctx context.Context, ws *workspace.Workspace, n int, opts runOptions, stdout, stderr io.Writer) (int, error) {
-	t, err := ws.Task(n)
-	if err != nil {
-		return -1, err
-	}
-	which := "your " + t.Dir
-	if opts.solution {
-		which = "the reference answer of " + t.Dir
-	}
-	fmt.Fprintf(stderr, "lab: building %s…\n", which)
-	bin, err := buildProgram(ctx, t, opts.solution, stderr)
+	t, bin, which, err := buildTask(ctx, ws, n, opts.solution, stderr)
 	if err != nil {
 		return -1, err
 	}
@@ -108,6 +99,21 @@ wait:
 	code := exitCode(waitErr)
 	d.finish(t.Dir, code, end)
 	return code, nil
+}
+
+// buildTask builds task n's program, or its reference, saying so, and
+// returns the task, the binary and how to call it ("your task05-…").
+func buildTask(ctx context.Context, ws *workspace.Workspace, n int, solution bool, stderr io.Writer) (t *workspace.Task, bin, which string, err error) {
+	if t, err = ws.Task(n); err != nil {
+		return nil, "", "", err
+	}
+	which = "your " + t.Dir
+	if solution {
+		which = "the reference answer of " + t.Dir
+	}
+	fmt.Fprintf(stderr, "lab: building %s…\n", which)
+	bin, err = buildProgram(ctx, t, solution, stderr)
+	return t, bin, which, err
 }
 
 // buildProgram builds the task's program, or its reference as verify tests

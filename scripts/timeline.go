@@ -29,16 +29,7 @@ const (
 // its program, or its reference, and draws the shutdown: on the terminal,
 // and as SVG in svgPath if one is given.
 func timelineTask(ctx context.Context, ws *workspace.Workspace, n int, opts runOptions, svgPath string, w, stderr io.Writer) error {
-	t, err := ws.Task(n)
-	if err != nil {
-		return err
-	}
-	which := "your " + t.Dir
-	if opts.solution {
-		which = "the reference answer of " + t.Dir
-	}
-	fmt.Fprintf(stderr, "lab: building %s…\n", which)
-	bin, err := buildProgram(ctx, t, opts.solution, stderr)
+	t, bin, _, err := buildTask(ctx, ws, n, opts.solution, stderr)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package workspace
+package workspace_test
 
 import (
 	"os"
@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"gracefulshutdown.lab/scripts/internal/labfixture"
+	"gracefulshutdown.lab/scripts/internal/workspace"
 )
 
 func TestBlobIDIsGits(t *testing.T) {
@@ -16,56 +19,20 @@ func TestBlobIDIsGits(t *testing.T) {
 	if err != nil {
 		t.Fatalf("git hash-object: %v", err)
 	}
-	if got, want := BlobID(content), strings.TrimSpace(string(out)); got != want {
+	if got, want := workspace.BlobID(content), strings.TrimSpace(string(out)); got != want {
 		t.Errorf("BlobID = %s, git says %s", got, want)
 	}
 }
 
-// labClone makes a git repository holding a one-task lab, its manifest
-// committed, as a learner's clone would.
-func labClone(t *testing.T) (*Workspace, *Task) {
+// labClone is a one-task lab, as a learner's clone of it would be.
+func labClone(t *testing.T) (*workspace.Workspace, *workspace.Task) {
 	t.Helper()
-	root := t.TempDir()
-	files := map[string]string{
+	ws := labfixture.Lab(t, map[string]string{
 		"go.work":                   "go 1.26.0\n",
 		"task01-ctrlc/task.toml":    "number = 1\nfiles = [\"main.go\"]\n",
 		"task01-ctrlc/main.go":      "package main\n\n// TODO(task01)\nfunc main() {}\n",
 		"task01-ctrlc/main_test.go": "package main\n\nimport \"testing\"\n\nfunc TestDrains(t *testing.T) { t.Fatal(\"not yet\") }\n",
-	}
-	for rel, content := range files {
-		path := filepath.Join(root, rel)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ws, err := Open(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := ws.BuildManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(root, "scripts"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := ws.WriteManifest(m); err != nil {
-		t.Fatal(err)
-	}
-	for _, args := range [][]string{
-		{"init", "-q"},
-		{"add", "."},
-		{"-c", "user.name=lab", "-c", "user.email=lab@example.com", "commit", "-q", "-m", "the lab"},
-	} {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
+	})
 	return ws, ws.Tasks[0]
 }
 
@@ -107,17 +74,17 @@ func TestDriftsFindAChangedTestAndGitGivesItBack(t *testing.T) {
 
 func TestGitCommitSaysWhenTheCopyHasChanges(t *testing.T) {
 	ws, task := labClone(t)
-	clean := GitCommit(ws.Root)
+	clean := workspace.GitCommit(ws.Root)
 	if len(clean) != 40 {
 		t.Fatalf("GitCommit of a clean clone = %q, want a commit id", clean)
 	}
 	if err := os.WriteFile(filepath.Join(task.Path, "main.go"), []byte("package main\n\nfunc main() {}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if got := GitCommit(ws.Root); got != clean+"+changes" {
+	if got := workspace.GitCommit(ws.Root); got != clean+"+changes" {
 		t.Errorf("GitCommit after an edit = %q, want %q", got, clean+"+changes")
 	}
-	if got := GitCommit(t.TempDir()); got != "" {
+	if got := workspace.GitCommit(t.TempDir()); got != "" {
 		t.Errorf("GitCommit outside git = %q, want empty", got)
 	}
 }
