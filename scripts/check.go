@@ -13,14 +13,43 @@ import (
 	"gracefulshutdown.lab/scripts/internal/workspace"
 )
 
-// explainResult prints a task's criteria and what to do next.
+// explainResult prints a task's criteria and what to do next: the lab's
+// tests on the learner's program, the reverse grading of the learner's
+// test, or both.
 func explainResult(ws *workspace.Workspace, t *workspace.Task, r learnerResult, w io.Writer) {
 	explainDrifts(t, r.drifts, w)
+	rel, _ := filepath.Rel(ws.Root, t.Path)
+	fmt.Fprintf(w, "\nTask %d: %s  (%s, %s)\n\n", t.Number, t.Title, rel, t.Meta.Level)
+	passed, total := 0, 0
+	if r.run != nil {
+		if r.checks != nil {
+			fmt.Fprintf(w, "Your program, under the lab's tests:\n\n")
+		}
+		p, n, ok := explainCriteria(ws, t, r.run, w)
+		if !ok {
+			return // it does not build: nothing else to say yet
+		}
+		passed, total = passed+p, total+n
+	}
 	if r.checks != nil {
-		explainTestTask(ws, t, r.checks, w)
+		if r.run != nil {
+			fmt.Fprintf(w, "\nYour test, graded in reverse:\n\n")
+		}
+		p, n := explainChecks(t, r.checks, w)
+		passed, total = passed+p, total+n
+	}
+	if r.OK() {
+		fmt.Fprintf(w, "\nAll %d criteria pass: task %d is solved.\n", total, t.Number)
+		fmt.Fprintf(w, "`go run ./scripts diff %d` shows your files beside the reference answer.\n", t.Number)
+		nextTask(ws, t, w)
 		return
 	}
-	explain(ws, t, r.run, w)
+	if r.run != nil {
+		if pkg := packageProblem(r.run); pkg != "" {
+			fmt.Fprintf(w, "Beyond the tests:\n%s\n\n", indent(pkg, "  "))
+		}
+	}
+	keepGoing(t, passed, total, w)
 }
 
 // check runs task n, or the first unsolved one, and explains the result
@@ -57,18 +86,20 @@ func check(ctx context.Context, ws *workspace.Workspace, n, jobs int, w io.Write
 // maxExplainLines keeps one failing criterion from burying the others.
 const maxExplainLines = 30
 
-// explain prints a task's criteria and what to do next.
-func explain(ws *workspace.Workspace, t *workspace.Task, run *gotest.Run, w io.Writer) {
+// explainCriteria prints the lab's tests on a task, criterion by
+// criterion, and returns how many passed out of how many. ok is false when
+// there is nothing to count (the code does not build, no test ran): then it
+// has said what to do.
+func explainCriteria(ws *workspace.Workspace, t *workspace.Task, run *gotest.Run, w io.Writer) (passed, total int, ok bool) {
 	rel, _ := filepath.Rel(ws.Root, t.Path)
-	fmt.Fprintf(w, "\nTask %d: %s  (%s, %s)\n\n", t.Number, t.Title, rel, t.Meta.Level)
 	switch {
 	case run.BuildFailed:
 		fmt.Fprintf(w, "Your code does not build yet:\n\n%s\n\n", indent(run.BuildOutput, "  "))
 		fmt.Fprintf(w, "Next: fix the error above in %s, then run `go run ./scripts check %d` again.\n", edits(t), t.Number)
-		return
+		return 0, 0, false
 	case len(run.Top()) == 0:
 		fmt.Fprintf(w, "No test ran.\n%s\n", indent(run.BuildOutput, "  "))
-		return
+		return 0, 0, false
 	}
 	for _, tr := range run.Top() {
 		fmt.Fprintf(w, "  %s %s\n", mark(tr.Status), criterion(tr.Name))
@@ -83,16 +114,7 @@ func explain(ws *workspace.Workspace, t *workspace.Task, run *gotest.Run, w io.W
 	if run.TimedOut {
 		fmt.Fprintf(w, "\nThe tests ran out of time: something in the program waits forever.\n")
 	}
-	if run.OK() {
-		fmt.Fprintf(w, "\nAll %d criteria pass: task %d is solved.\n", len(run.Top()), t.Number)
-		fmt.Fprintf(w, "Compare with the reference if you like: solutions/%s/\n", t.Dir)
-		nextTask(ws, t, w)
-		return
-	}
-	if pkg := packageProblem(run); pkg != "" {
-		fmt.Fprintf(w, "Beyond the tests:\n%s\n\n", indent(pkg, "  "))
-	}
-	keepGoing(t, run.Passed(), len(run.Top()), w)
+	return run.Passed(), len(run.Top()), true
 }
 
 // nextTask says where to go once task t is solved.

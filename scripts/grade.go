@@ -210,13 +210,18 @@ func gradeCopy(ctx context.Context, lab *workspace.Workspace, manifest workspace
 				return
 			}
 			g.Replaced = replaced
-			if labTask.Meta.Kind == "test" {
-				checks, err := gradeTestTask(ctx, labTask, t, labFiles, false, 1)
-				fillTestGrade(g, checks, err)
-				return
+			if labTask.Meta.GradesProgram() {
+				run, err := runWithFiles(ctx, t, labTask.WithoutLearnerTests(labFiles), false, programTestTimeout)
+				fillGrade(g, run, err)
 			}
-			run, err := runWithFiles(ctx, t, labFiles, false, programTestTimeout)
-			fillGrade(g, run, err)
+			if labTask.Meta.GradesTest() && g.Status != "build-error" {
+				base, err := reverseBase(labTask, t, labFiles)
+				var checks []*programCheck
+				if err == nil {
+					checks, err = gradeTestTask(ctx, labTask, t, base, false, 1)
+				}
+				fillTestGrade(g, checks, err)
+			}
 		})
 	}
 }
@@ -288,7 +293,11 @@ func fillTestGrade(g *taskGrade, checks []*programCheck, err error) {
 		g.Status, g.Problem = "fail", err.Error()
 		return
 	}
+	// A program+test task has its program's grade already; the test's
+	// can only make it worse.
+	programStatus := g.Status
 	g.Status = "pass"
+	defer func() { g.Status = worse(programStatus, g.Status) }()
 	judged := len(checks) > 0 && checks[0].OK()
 	for _, c := range checks {
 		name := "passes on " + c.Label
@@ -329,6 +338,15 @@ func fillTestGrade(g *taskGrade, checks []*programCheck, err error) {
 	if g.Status == "build-error" {
 		g.Tests, g.Passed, g.Total = []*gotest.TestResult{}, 0, 0
 	}
+}
+
+// worse is the graver of two task statuses; "missing" is no status yet.
+func worse(a, b string) string {
+	rank := map[string]int{"missing": 0, "pass": 1, "fail": 2, "timeout": 3, "build-error": 4}
+	if rank[a] > rank[b] {
+		return a
+	}
+	return b
 }
 
 func seconds(d time.Duration) float64 { return math.Round(d.Seconds()*1000) / 1000 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"gracefulshutdown.lab/scripts/internal/gotest"
@@ -35,8 +36,8 @@ type learnerResult struct {
 }
 
 func (r learnerResult) OK() bool {
-	if r.checks == nil {
-		return r.run.OK()
+	if r.run != nil && !r.run.OK() {
+		return false
 	}
 	for _, c := range r.checks {
 		if !c.OK() {
@@ -57,7 +58,11 @@ func (r learnerResult) summary() string {
 		}
 		return fmt.Sprintf("%d of %d criteria", r.run.Passed(), len(r.run.Top()))
 	}
-	return fmt.Sprintf("%d of %d criteria", judgedOK(r.checks), len(r.checks))
+	passed, total := judgedOK(r.checks), len(r.checks)
+	if r.run != nil {
+		passed, total = passed+r.run.Passed(), total+len(r.run.Top())
+	}
+	return fmt.Sprintf("%d of %d criteria", passed, total)
 }
 
 // testLearner tests the learner's own copy of task t, in the lab workspace
@@ -76,12 +81,42 @@ func testLearner(ctx context.Context, ws *workspace.Workspace, m workspace.Manif
 			labFiles[d.Rel] = d.Lab
 		}
 	}
-	if t.Meta.Kind == "test" {
-		checks, err := gradeTestTask(ctx, t, t, labFiles, true, jobs)
-		return learnerResult{checks: checks, drifts: drifts}, err
+	r := learnerResult{drifts: drifts}
+	if t.Meta.GradesProgram() {
+		if r.run, err = runWithFiles(ctx, t, t.WithoutLearnerTests(labFiles), true, programTestTimeout); err != nil {
+			return r, err
+		}
 	}
-	run, err := runWithFiles(ctx, t, labFiles, true, programTestTimeout)
-	return learnerResult{run: run, drifts: drifts}, err
+	if t.Meta.GradesTest() {
+		base, err := reverseBase(t, t, labFiles)
+		if err != nil {
+			return r, err
+		}
+		r.checks, err = gradeTestTask(ctx, t, t, base, true, jobs)
+		return r, err
+	}
+	return r, nil
+}
+
+// reverseBase is what the learner's test of task t is run against: for a
+// test task, the lab's program (labFiles: its files that differ in t); for
+// a program+test task, labTask's reference program, with the lab's own
+// tests deleted so that the learner's test judges alone.
+func reverseBase(labTask, t *workspace.Task, labFiles overlay.Files) (overlay.Files, error) {
+	if labTask.Meta.Kind != "program+test" {
+		return labFiles, nil
+	}
+	ref, err := labTask.ReferenceFiles()
+	if err != nil {
+		return nil, err
+	}
+	base := labFiles.Clone()
+	for rel, content := range ref {
+		if !slices.Contains(labTask.Meta.TestFiles, rel) {
+			base[rel] = content // the reference program, not the learner's
+		}
+	}
+	return labTask.WithoutLabTests(base)
 }
 
 // testTask is testLearner for task n, as check N and diff N need it: the

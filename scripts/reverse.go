@@ -121,12 +121,10 @@ func gradeTestTask(ctx context.Context, labTask, t *workspace.Task, base overlay
 	return checks, nil
 }
 
-// explainTestTask prints the reverse grading of a test task, criterion by
-// criterion, and what to do next. It reports whether the test is done.
-func explainTestTask(ws *workspace.Workspace, t *workspace.Task, checks []*programCheck, w io.Writer) bool {
-	fmt.Fprintf(w, "\nTask %d: %s  (%s, %s)\n\n", t.Number, t.Title, t.Dir, t.Meta.Level)
+// explainChecks prints the reverse grading of a learner's test, program by
+// program, and returns how many checks hold out of how many.
+func explainChecks(t *workspace.Task, checks []*programCheck, w io.Writer) (passed, total int) {
 	fmt.Fprintf(w, "Here you write the test. It must pass on the correct program and fail on each broken one.\n\n")
-	passed := judgedOK(checks)
 	judged := checks[0].OK()
 	for _, c := range checks {
 		label := "passes on " + c.Label
@@ -151,12 +149,5 @@ func explainTestTask(ws *workspace.Workspace, t *workspace.Task, checks []*progr
 			}
 		}
 	}
-	done := passed == len(checks)
-	if done {
-		fmt.Fprintf(w, "\nYour test passes on the correct program and catches all %d broken ones: task %d is done.\n", len(checks)-1, t.Number)
-		nextTask(ws, t, w)
-		return true
-	}
-	keepGoing(t, passed, len(checks), w)
-	return false
+	return judgedOK(checks), len(checks)
 }

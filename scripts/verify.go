@@ -23,13 +23,21 @@ type proof struct {
 	task *workspace.Task
 	kind string        // "reference", "starter" or "bug"
 	bug  workspace.Bug // for kind "bug"
+	// reverse: the reference's own test of a program+test task, run
+	// without the lab's tests: it passes on the reference program and
+	// catches each bug by itself.
+	reverse bool
 }
 
 func (p proof) label() string {
+	label := p.kind
 	if p.kind == "bug" {
-		return "bug " + p.bug.Name
+		label = "bug " + p.bug.Name
 	}
-	return p.kind
+	if p.reverse {
+		label += " (reference test)"
+	}
+	return label
 }
 
 // verdict is a proof's outcome.
@@ -42,10 +50,39 @@ type verdict struct {
 // proofsOf lists the rows verify proves for task t.
 func proofsOf(t *workspace.Task) []proof {
 	ps := []proof{{task: t, kind: "reference"}, {task: t, kind: "starter"}}
+	both := t.Meta.Kind == "program+test"
+	if both {
+		ps = append(ps, proof{task: t, kind: "reference", reverse: true})
+	}
 	for _, b := range t.Meta.Bugs {
 		ps = append(ps, proof{task: t, kind: "bug", bug: b})
+		if both {
+			ps = append(ps, proof{task: t, kind: "bug", bug: b, reverse: true})
+		}
 	}
 	return ps
+}
+
+// files is what the proof swaps into the task folder: the reference (or a
+// bug on it), and for a program+test task, the learner's tests deleted
+// (the lab's tests judge the program) or, in reverse, the lab's tests
+// deleted (the reference's test judges it).
+func (p proof) files() (overlay.Files, error) {
+	fs := overlay.Files{}
+	var err error
+	switch p.kind {
+	case "reference":
+		fs, err = p.task.ReferenceFiles()
+	case "bug":
+		fs, err = p.task.BugFiles(p.bug)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if p.reverse {
+		return p.task.WithoutLabTests(fs)
+	}
+	return p.task.WithoutLearnerTests(fs), nil
 }
 
 // prove runs the tests on the proof's version of the task and judges them.
@@ -58,14 +95,9 @@ func prove(ctx context.Context, p proof) verdict {
 	defer os.RemoveAll(dir)
 
 	overlayPath := ""
-	switch p.kind {
-	case "reference":
-		overlayPath, err = p.task.ReferenceOverlay(dir)
-	case "bug":
-		var fs overlay.Files
-		if fs, err = p.task.BugFiles(p.bug); err == nil {
-			overlayPath, err = overlay.Write(dir, p.task.Path, fs)
-		}
+	fs, err := p.files()
+	if err == nil && len(fs) > 0 {
+		overlayPath, err = overlay.Write(dir, p.task.Path, fs)
 	}
 	if err != nil {
 		return verdict{detail: err.Error(), elapsed: time.Since(start)}

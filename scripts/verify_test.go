@@ -93,3 +93,57 @@ func TestTheStarterMustShowWhereToWork(t *testing.T) {
 		t.Error("a starter without TODO(task04) passed")
 	}
 }
+
+// TestAProgramAndTestTaskIsProvedBothWays: for a task where the learner
+// writes both the program and a test, verify proves the lab's tests on the
+// reference and each bug with the learner's test left out, and the
+// reference's test on the reference and each bug with the lab's tests left
+// out, so that each catches the bugs by itself.
+func TestAProgramAndTestTaskIsProvedBothWays(t *testing.T) {
+	root := t.TempDir()
+	write := func(rel, content string) {
+		path := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("task18-goleak/main.go", "package main\n\n// TODO(task18)\nfunc main() {}\n")
+	write("task18-goleak/leak_test.go", "package main\n")
+	write("task18-goleak/main_test.go", "package main\n\n// the lab's tests\n")
+	write("solutions/task18-goleak/main.go", "package main\n\nfunc main() {}\n")
+	write("solutions/task18-goleak/leak_test.go", "package main\n\n// the reference's test\n")
+	write("solutions/task18-goleak/bugs/leaky.patch", "--- a/main.go\n+++ b/main.go\n@@ -1,3 +1,3 @@\n package main\n \n-func main() {}\n+func main() { go func() { select {} }() }\n")
+	task := &workspace.Task{Number: 18, Dir: "task18-goleak", Path: filepath.Join(root, "task18-goleak"), SolPath: filepath.Join(root, "solutions/task18-goleak"),
+		Meta: &workspace.Meta{Kind: "program+test", Files: []string{"main.go", "leak_test.go"}, TestFiles: []string{"leak_test.go"}, Bugs: []workspace.Bug{{Name: "leaky"}}}}
+
+	var labels []string
+	for _, p := range proofsOf(task) {
+		labels = append(labels, p.label())
+	}
+	if got, want := strings.Join(labels, "|"), "reference|starter|reference (reference test)|bug leaky|bug leaky (reference test)"; got != want {
+		t.Fatalf("proofs %q, want %q", got, want)
+	}
+	check := func(p proof, wantDeleted, wantKept string) {
+		t.Helper()
+		fs, err := p.files()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c, ok := fs[wantDeleted]; !ok || c != nil {
+			t.Errorf("%s: %s is not deleted (files %q)", p.label(), wantDeleted, fs)
+		}
+		if fs[wantKept] == nil {
+			t.Errorf("%s: %s is missing", p.label(), wantKept)
+		}
+	}
+	ps := proofsOf(task)
+	check(ps[0], "leak_test.go", "main.go")      // the lab's tests judge the program
+	check(ps[2], "main_test.go", "leak_test.go") // the reference's test judges alone
+	check(ps[4], "main_test.go", "main.go")
+	if fs, _ := ps[4].files(); !strings.Contains(string(fs["main.go"]), "select {}") {
+		t.Errorf("the bug's reverse proof does not run the bugged program: %q", fs["main.go"])
+	}
+}

@@ -14,8 +14,13 @@ import (
 	"github.com/bluekeyes/go-gitdiff/gitdiff"
 )
 
-// Files is a set of file contents by path relative to the task folder.
+// Files is a set of file contents by path relative to the task folder. A
+// file whose content is Deleted is left out of the build.
 type Files map[string][]byte
+
+// Deleted marks a file of Files as deleted: go build -overlay takes an
+// empty replacement path to mean that the file does not exist.
+var Deleted []byte = nil
 
 // Clone is a copy of fs that can be changed without changing fs.
 func (fs Files) Clone() Files {
@@ -77,6 +82,10 @@ type Overlay struct {
 func Write(dir, taskPath string, fs Files) (string, error) {
 	ov := Overlay{Replace: map[string]string{}}
 	for rel, content := range fs {
+		if content == nil {
+			ov.Replace[filepath.Join(taskPath, rel)] = ""
+			continue
+		}
 		dst := filepath.Join(dir, "files", rel)
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return "", err

@@ -79,3 +79,20 @@ func TestWriteOverlayUsesAbsolutePaths(t *testing.T) {
 		t.Errorf("overlay file holds %q, want the given content", got)
 	}
 }
+
+func TestWriteDeletesAFileGivenNoContent(t *testing.T) {
+	dir := t.TempDir()
+	taskPath := filepath.Join(dir, "task18-goleak")
+	path, err := Write(dir, taskPath, Files{"leak_test.go": Deleted, "main.go": []byte(base)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ov Overlay
+	b, _ := os.ReadFile(path)
+	if err := json.Unmarshal(b, &ov); err != nil {
+		t.Fatal(err)
+	}
+	if dst, ok := ov.Replace[filepath.Join(taskPath, "leak_test.go")]; !ok || dst != "" {
+		t.Errorf("Replace = %v, want leak_test.go mapped to \"\" (deleted, for go build -overlay)", ov.Replace)
+	}
+}

@@ -78,6 +78,43 @@ func (t *Task) LabOwnedFiles() ([]string, error) {
 	return rels, err
 }
 
+// WithoutLearnerTests is fs with the learner's tests deleted: what the
+// lab's tests of a program+test task run with. (The learner's test may
+// have a TestMain of its own, which would clash with the lab's.)
+func (t *Task) WithoutLearnerTests(fs overlay.Files) overlay.Files {
+	out := fs.Clone()
+	if t.Meta.Kind == "program+test" {
+		for _, rel := range t.Meta.TestFiles {
+			out[rel] = overlay.Deleted
+		}
+	}
+	return out
+}
+
+// WithoutLabTests is fs with the lab's own tests of the learner's test's
+// package deleted: what a program+test task's learner test runs with, so
+// that what it catches, it catches itself.
+func (t *Task) WithoutLabTests(fs overlay.Files) (overlay.Files, error) {
+	out := fs.Clone()
+	if t.Meta.Kind != "program+test" {
+		return out, nil
+	}
+	rels, err := t.LabOwnedFiles()
+	if err != nil {
+		return nil, err
+	}
+	dirs := map[string]bool{}
+	for _, f := range t.Meta.TestFiles {
+		dirs[filepath.Dir(f)] = true
+	}
+	for _, rel := range rels {
+		if strings.HasSuffix(rel, "_test.go") && dirs[filepath.Dir(rel)] {
+			out[rel] = overlay.Deleted
+		}
+	}
+	return out, nil
+}
+
 // LabFiles is the content of every file of labTask that a learner does not
 // edit, as the lab has it, by path relative to the task folder.
 func (t *Task) LabFiles() (overlay.Files, error) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,12 +16,18 @@ type Meta struct {
 	Number int    `toml:"number"`
 	Title  string `toml:"title"`
 	Level  string `toml:"level"`
-	// Kind is "program" (the learner writes the program; the default) or
-	// "test" (the learner writes the test, which is graded in reverse).
+	// Kind is "program" (the learner writes the program; the default),
+	// "test" (the learner writes the test, which is graded in reverse), or
+	// "program+test" (both: the learner's program is graded by the lab's
+	// tests, and the learner's test in reverse, against the reference
+	// program and the catalogued broken ones).
 	Kind string `toml:"kind"`
 	// Files are the files a learner edits, relative to the task folder;
 	// solutions/<task>/ holds the reference answer of each.
 	Files []string `toml:"files"`
+	// TestFiles are, for kind "program+test", the files among Files that
+	// are the learner's test. For kind "test" they are all of Files.
+	TestFiles []string `toml:"test_files"`
 	// StarterFails are the top-level tests the starter must fail; it must
 	// pass every other test.
 	StarterFails []string `toml:"starter_fails"`
@@ -60,8 +67,26 @@ func loadMeta(path string) (*Meta, error) {
 	if m.Kind == "" {
 		m.Kind = "program"
 	}
-	if m.Kind != "program" && m.Kind != "test" {
-		return nil, fmt.Errorf("%s: kind %q: want program or test", path, m.Kind)
+	switch m.Kind {
+	case "program":
+		if len(m.TestFiles) > 0 {
+			return nil, fmt.Errorf("%s: test_files is for kind program+test", path)
+		}
+	case "test":
+		if len(m.TestFiles) == 0 {
+			m.TestFiles = m.Files
+		}
+	case "program+test":
+		if len(m.TestFiles) == 0 || len(m.TestFiles) == len(m.Files) {
+			return nil, fmt.Errorf("%s: kind program+test needs test_files: the learner's test among files, and a program file besides", path)
+		}
+		for _, f := range m.TestFiles {
+			if !slices.Contains(m.Files, f) || !strings.HasSuffix(f, "_test.go") {
+				return nil, fmt.Errorf("%s: test file %q must be a _test.go file listed in files", path, f)
+			}
+		}
+	default:
+		return nil, fmt.Errorf("%s: kind %q: want program, test or program+test", path, m.Kind)
 	}
 	if len(m.Files) == 0 {
 		return nil, fmt.Errorf("%s: files is empty: name the files a learner edits", path)
@@ -87,6 +112,12 @@ func loadMeta(path string) (*Meta, error) {
 	}
 	return &m, nil
 }
+
+// GradesProgram reports whether the lab's tests grade the learner's program.
+func (m *Meta) GradesProgram() bool { return m.Kind != "test" }
+
+// GradesTest reports whether the learner's test is graded in reverse.
+func (m *Meta) GradesTest() bool { return m.Kind != "program" }
 
 // BugPatch is where the patch of bug b of task t lives.
 func (t *Task) BugPatch(b Bug) string {
