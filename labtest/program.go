@@ -79,6 +79,10 @@ func StartEnv(t testing.TB, env []string, args ...string) *Program {
 // Log is everything the program has logged so far.
 func (p *Program) Log() *EventLog { return p.log }
 
+// Stdout is what the program has written to its standard output so far
+// (its log goes to standard error): a usage text, an exporter's output.
+func (p *Program) Stdout() string { return p.out.String() }
+
 // WaitFor returns the first event with message msg, waiting up to within for
 // it. If the program exits or the time runs out first, the test fails with
 // what the program did log.
