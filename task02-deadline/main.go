@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -29,7 +30,7 @@ func main() {
 }
 
 // run is the whole program; it returns the exit code. It serves until ctx is
-// cancelled, then drains.
+// cancelled, drains, and sends the stats of what it served.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg, err := parseFlags(args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
@@ -41,9 +42,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	logger := newLogger(cfg.logFormat, stderr)
 
+	var st stats
+	code := serve(ctx, cfg, &st, logger)
+	// The server is done with its requests, drained or cut off: the count is
+	// final. Send it whatever the outcome; the requests that were served
+	// still happened.
+	st.flush(cfg.flushTime, logger)
+	if code != 0 {
+		return code
+	}
+	logger.Info("exited")
+	return 0
+}
+
+// serve runs the server until ctx is cancelled, then drains it. It returns
+// the exit code: 0 for a clean drain, 1 for a server that failed (and, once
+// you are done, for a drain that had to be forced).
+func serve(ctx context.Context, cfg config, st *stats, logger *slog.Logger) int {
 	srv := &http.Server{
 		Addr:              cfg.addr,
-		Handler:           helloHandler(cfg.delay, logger),
+		Handler:           helloHandler(cfg.delay, st, logger),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 
@@ -62,19 +80,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	logger.Info("shutdown started")
 	// Shutdown closes the listener at once, so new connections are refused,
-	// then waits for every request in flight to finish. run must not return
-	// before it does: returning from main ends the process and cuts them off.
+	// then waits for every request in flight to finish. serve must not
+	// return before it does: run would send the stats and return, main
+	// would end the process, and the requests would be cut off.
 	//
 	// TODO(task02): with context.Background() this waits for as long as the
 	// slowest request takes, even forever. Give the drain a budget of
 	// cfg.shutdownTimeout, counted from this moment (the signal), not from
-	// start-up. A drain that finishes in time should still exit 0 straight
-	// away.
+	// start-up. A drain that finishes in time should still return 0
+	// straight away.
 	if err := srv.Shutdown(context.Background()); err != nil {
 		// TODO(task02): this is where the budget has run out. Shutdown has
-		// stopped waiting, but the slow requests are still holding their
-		// connections: log "forced close" as a warning with the error, call
-		// srv.Close to drop them, and return 1.
+		// stopped waiting, but the slow requests still hold their
+		// connections, and they keep them for as long as the process lives:
+		// through the stats flush in run, too. Log "forced close" at level
+		// ERROR (logger.Error) with the error, call srv.Close to drop them
+		// now, and return 1.
 		logger.Error("shutdown failed", "err", err)
 		return 1
 	}
@@ -83,13 +104,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		logger.Error("server failed", "err", err)
 		return 1
 	}
-	logger.Info("exited")
 	return 0
 }
 
+// stats counts the requests the server received, for a usage report (what a
+// bill or a dashboard is made from). The program keeps the count in memory
+// and sends it once, on its way out, after the drain: that is its last piece
+// of work.
+type stats struct{ requests atomic.Int64 }
+
+// flush sends the report to the stats collector. The round trip is what
+// takes the time; -flush-time stands for it, as -delay stands for a slow
+// backend. With nothing counted there is nothing to send.
+func (s *stats) flush(took time.Duration, logger *slog.Logger) {
+	n := s.requests.Load()
+	if n == 0 {
+		return
+	}
+	logger.Info("flushing stats", "requests", n)
+	time.Sleep(took)
+	logger.Info("stats flushed")
+}
+
 // helloHandler answers "hello" after delay, like a slow backend call.
-func helloHandler(delay time.Duration, logger *slog.Logger) http.Handler {
+func helloHandler(delay time.Duration, st *stats, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st.requests.Add(1)
 		logger.Info("request started", "path", r.URL.Path)
 		time.Sleep(delay)
 		fmt.Fprintln(w, "hello")
@@ -112,6 +152,7 @@ type config struct {
 	addr            string
 	delay           time.Duration
 	shutdownTimeout time.Duration
+	flushTime       time.Duration
 	logFormat       string
 }
 
@@ -124,6 +165,7 @@ func parseFlags(args []string, stdout io.Writer) (config, error) {
 	fs.StringVar(&cfg.addr, "addr", ":8080", "address to listen on")
 	fs.DurationVar(&cfg.delay, "delay", 2*time.Second, "how long each request takes")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 5*time.Second, "how long the drain may take before the remaining connections are closed")
+	fs.DurationVar(&cfg.flushTime, "flush-time", time.Second, "how long sending the request stats takes, after the drain")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -143,6 +185,9 @@ func parseFlags(args []string, stdout io.Writer) (config, error) {
 	}
 	if cfg.shutdownTimeout < 0 {
 		return cfg, fmt.Errorf("invalid -shutdown-timeout %v: must not be negative", cfg.shutdownTimeout)
+	}
+	if cfg.flushTime < 0 {
+		return cfg, fmt.Errorf("invalid -flush-time %v: must not be negative", cfg.flushTime)
 	}
 	if cfg.logFormat != "text" && cfg.logFormat != "json" {
 		return cfg, fmt.Errorf("invalid -log-format %q: want text or json", cfg.logFormat)

@@ -19,6 +19,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -36,7 +37,8 @@ func main() {
 }
 
 // run is the whole program; it returns the exit code. It serves and works
-// until ctx is cancelled, then shuts every part down.
+// until ctx is cancelled, shuts every part down, and sends the stats of what
+// the API served.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg, err := parseFlags(args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
@@ -48,9 +50,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	logger := newLogger(cfg.logFormat, stderr)
 
+	var st stats
+	code := runParts(ctx, cfg, &st, logger)
+	// Every part has stopped, cleanly or not, so the API's count is final.
+	// Send it whatever the outcome: the requests that were served still
+	// happened.
+	st.flush(cfg.flushTime, logger)
+	if code != 0 {
+		return code
+	}
+	logger.Info("exited")
+	return 0
+}
+
+// runParts runs the API server, the metrics server and the worker until ctx
+// is cancelled, then shuts them down. It returns the exit code: 0 if every
+// part stopped cleanly, 1 otherwise.
+func runParts(ctx context.Context, cfg config, st *stats, logger *slog.Logger) int {
 	api := server{name: "api", srv: &http.Server{
 		Addr:              cfg.addr,
-		Handler:           logRequests("api", logger, helloHandler(cfg.delay)),
+		Handler:           logRequests("api", logger, helloHandler(cfg.delay, st)),
 		ReadHeaderTimeout: 5 * time.Second,
 	}}
 	// Metrics and profiles say how this process is doing inside; they stay
@@ -71,10 +90,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// context to be done and then does the shutdown below. The group's
 	// context is cancelled by the signal or by the first part to return an
 	// error, so both end up on the same path; g.Wait() then returns that
-	// first error, and run returns 1 if there is one.
+	// first error, and runParts returns 1 if there is one.
 
 	// The worker from task 4: a context of its own, cancelled on every way
-	// out of run, and waited for (deferred calls run last in, first out).
+	// out of runParts, and waited for (deferred calls run last in, first
+	// out), so that it has stopped before run sends the stats.
 	workCtx, stopWork := context.WithCancel(context.Background())
 	var background errgroup.Group
 	background.Go(func() error { return work(workCtx, cfg.jobInterval, cfg.jobDuration, logger) })
@@ -122,8 +142,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		// Shutdown closes the listener, then waits for the requests in
 		// flight, until the deadline.
 		if err := s.srv.Shutdown(shutdownCtx); err != nil {
-			// Out of time: cut the stragglers off, and exit 1 so that
-			// whoever reads the exit code knows requests were dropped.
+			// Out of time. Shutdown stops waiting but closes nothing, and
+			// the process has the stats to send yet: Close cuts the
+			// stragglers off now, so that their clients learn at once
+			// instead of when the process exits. Exit 1 so that whoever
+			// reads the exit code knows requests were dropped.
 			logger.Error("forced close", "server", s.name, "err", err)
 			_ = s.srv.Close()
 			code = 1
@@ -137,9 +160,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		logger.Error("server failed", "server", api.name, "err", err)
 		return 1
 	}
-	// So that "exited" comes last, after "worker stopped".
-	_ = background.Wait()
-	logger.Info("exited")
 	return 0
 }
 
@@ -186,9 +206,30 @@ func doJob(ctx context.Context, took time.Duration, logger *slog.Logger) {
 	}
 }
 
-// helloHandler answers "hello" after delay, like a slow backend call.
-func helloHandler(delay time.Duration) http.Handler {
+// stats counts the requests the API server received, for a usage report
+// (what a bill or a dashboard is made from). The program keeps the count in
+// memory and sends it once, on its way out, after every part has stopped:
+// that is its last piece of work.
+type stats struct{ requests atomic.Int64 }
+
+// flush sends the report to the stats collector. The round trip is what
+// takes the time; -flush-time stands for it, as -delay stands for a slow
+// backend. With nothing counted there is nothing to send.
+func (s *stats) flush(took time.Duration, logger *slog.Logger) {
+	n := s.requests.Load()
+	if n == 0 {
+		return
+	}
+	logger.Info("flushing stats", "requests", n)
+	time.Sleep(took)
+	logger.Info("stats flushed")
+}
+
+// helloHandler answers "hello" after delay, like a slow backend call, and
+// counts the request in st.
+func helloHandler(delay time.Duration, st *stats) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		st.requests.Add(1)
 		time.Sleep(delay)
 		fmt.Fprintln(w, "hello")
 	})
@@ -239,6 +280,7 @@ type config struct {
 	jobInterval     time.Duration
 	jobDuration     time.Duration
 	shutdownTimeout time.Duration
+	flushTime       time.Duration
 	logFormat       string
 }
 
@@ -254,6 +296,7 @@ func parseFlags(args []string, stdout io.Writer) (config, error) {
 	fs.DurationVar(&cfg.jobInterval, "job-interval", 5*time.Second, "how often the worker starts a job")
 	fs.DurationVar(&cfg.jobDuration, "job-duration", time.Second, "how long each job takes")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 5*time.Second, "the whole shutdown's budget, from the signal: both drains and the last job")
+	fs.DurationVar(&cfg.flushTime, "flush-time", time.Second, "how long sending the API's request stats takes, once every part has stopped")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -273,7 +316,7 @@ func parseFlags(args []string, stdout io.Writer) (config, error) {
 	for _, d := range []struct {
 		name  string
 		value time.Duration
-	}{{"delay", cfg.delay}, {"job-duration", cfg.jobDuration}, {"shutdown-timeout", cfg.shutdownTimeout}} {
+	}{{"delay", cfg.delay}, {"job-duration", cfg.jobDuration}, {"shutdown-timeout", cfg.shutdownTimeout}, {"flush-time", cfg.flushTime}} {
 		if d.value < 0 {
 			return cfg, fmt.Errorf("invalid -%s %v: must not be negative", d.name, d.value)
 		}

@@ -20,13 +20,14 @@ func TestMain(m *testing.M) { labtest.Main(m, main) }
 const margin = 2 * time.Second
 
 // start runs the program with both servers on free ports, no job for an
-// hour unless the test says otherwise (extra flags override these), and
-// returns it with the addresses the API and metrics servers bound.
+// hour and an instant stats flush unless the test says otherwise (extra
+// flags override these), and returns it with the addresses the API and
+// metrics servers bound.
 func start(t *testing.T, extra ...string) (p *labtest.Program, api, metrics string) {
 	t.Helper()
 	args := []string{
 		"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-log-format", "json",
-		"-job-interval", "1h",
+		"-job-interval", "1h", "-flush-time", "0s",
 	}
 	p = labtest.Start(t, append(args, extra...)...)
 	return p, listening(t, p, "api"), listening(t, p, "metrics")
@@ -235,26 +236,70 @@ func TestShutdownDeadlineCutsOffALongJob(t *testing.T) {
 }
 
 // TestShutdownDeadlineCutsOffSlowRequests: requests that would outlast
-// -shutdown-timeout on both servers are cut off at the deadline, each
-// server logs "forced close", and the program exits 1.
+// -shutdown-timeout on both servers are cut off at the deadline: each server
+// logs "forced close" at level ERROR and closes its connections, so that the
+// clients learn at once, while the program still sends its stats. Then it
+// exits 1.
 func TestShutdownDeadlineCutsOffSlowRequests(t *testing.T) {
 	t.Parallel()
-	const timeout = 400 * time.Millisecond
-	p, api, metrics := start(t, "-delay", "10s", "-shutdown-timeout", timeout.String())
-	apiResp := labtest.Get("http://"+api+"/", 20*time.Second)
-	metricsResp := labtest.Get("http://"+metrics+"/debug/pprof/trace?seconds=10", 20*time.Second)
+	// The flush after the shutdown outlasts the margin: a connection that
+	// stays open until the process exits is still open when the margin is
+	// up, however fast the machine. Only Close ends it sooner.
+	const timeout, flush = 400 * time.Millisecond, margin + 500*time.Millisecond
+	p, api, metrics := start(t, "-delay", "10s", "-shutdown-timeout", timeout.String(), "-flush-time", flush.String())
+	responses := map[string]<-chan labtest.Response{
+		"api":     labtest.Get("http://"+api+"/", 20*time.Second),
+		"metrics": labtest.Get("http://"+metrics+"/debug/pprof/trace?seconds=10", 20*time.Second),
+	}
 	requestStarted(t, p, "api")
 	requestStarted(t, p, "metrics")
 
+	sent := time.Now()
 	p.Signal(syscall.SIGTERM)
-	code := p.ExitWithin(timeout+margin, "both requests take 10s but the shutdown has "+timeout.String()+": close the connections left at the deadline")
-	<-apiResp // cut off with the process; nothing to check
-	<-metricsResp
 
+	// Each client should hear that no answer is coming soon after the
+	// deadline, long before the process exits.
+	deadline := sent.Add(timeout + margin)
+	var open []string
 	for _, name := range []string{"api", "metrics"} {
-		if !hasEvent(p, "forced close", name) {
+		select {
+		case <-responses[name]:
+			if time.Now().After(deadline) {
+				open = append(open, name)
+			}
+		case <-time.After(time.Until(deadline)):
+			open = append(open, name)
+		}
+	}
+	if len(open) > 0 {
+		var why []string
+		for _, name := range open {
+			if hasEvent(p, "forced close", name) {
+				why = append(why, fmt.Sprintf("The %s server logged \"forced close\", but Shutdown only stops waiting when its context expires; it closes nothing. "+
+					"Call its Close right after logging \"forced close\", so that the clients learn now rather than when the process finally exits.", name))
+			} else {
+				why = append(why, fmt.Sprintf("The %s server never logged \"forced close\": does its Shutdown get the deadline?", name))
+			}
+		}
+		which := "the " + open[0] + " server's 10s request was"
+		if len(open) > 1 {
+			which = "the 10s requests on both servers were"
+		}
+		t.Fatalf("%s still connected %v after SIGTERM, with a %v -shutdown-timeout and a %v stats flush after the shutdown; "+
+			"want the connections closed soon after the deadline, while the program sends its stats.\n%s\n%s",
+			which, (timeout + margin).Round(time.Millisecond), timeout, flush, strings.Join(why, "\n"), p.Transcript())
+	}
+
+	code := p.ExitWithin(flush+margin, "the connections are closed and the stats take "+flush.String()+" to send: nothing else is left to wait for")
+	for _, name := range []string{"api", "metrics"} {
+		ev, ok := event(p, "forced close", name)
+		switch {
+		case !ok:
 			t.Errorf("no \"forced close\" event with server=%q; want one from each server whose drain ran out of time.\n"+
 				"Both servers share the deadline: when Shutdown returns its error, log it and call Close.\n%s", name, p.Transcript())
+		case ev.Level() != "ERROR":
+			t.Errorf("\"forced close\" with server=%q was logged at level %s; want ERROR (logger.Error): requests were cut off without an answer, "+
+				"a failure someone should look at, not a warning.\n%s", name, ev.Level(), p.Transcript())
 		}
 	}
 	if code != 1 {
@@ -374,6 +419,7 @@ func TestBadFlagsExitTwo(t *testing.T) {
 		{"-job-interval", "often"},
 		{"-job-duration", "-1s"},
 		{"-shutdown-timeout", "-1s"},
+		{"-flush-time", "-1s"},
 		{"-log-format", "xml"},
 	})
 }
@@ -395,12 +441,18 @@ func whyNotZero(p *labtest.Program) string {
 
 // hasEvent reports whether the program logged msg with the given server.
 func hasEvent(p *labtest.Program, msg, server string) bool {
+	_, ok := event(p, msg, server)
+	return ok
+}
+
+// event is the first event the program logged with msg and the given server.
+func event(p *labtest.Program, msg, server string) (labtest.Event, bool) {
 	for _, ev := range p.Log().Events() {
 		if ev.Msg() == msg && ev.Str("server") == server {
-			return true
+			return ev, true
 		}
 	}
-	return false
+	return nil, false
 }
 
 // shorten keeps a response's body out of failure messages when it is long

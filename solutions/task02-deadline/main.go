@@ -2,7 +2,8 @@
 // SIGTERM, stops taking new connections and lets the requests in flight
 // finish, but for no longer than the shutdown timeout. A drain that finishes
 // in time exits 0; one that runs out of time closes the connections still
-// open, says so in its log, and exits 1.
+// open, says so in its log, and exits 1. Either way the program then does its
+// last piece of work, sending the request stats it has counted, and exits.
 package main
 
 import (
@@ -16,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -30,7 +32,7 @@ func main() {
 }
 
 // run is the whole program; it returns the exit code. It serves until ctx is
-// cancelled, then drains.
+// cancelled, drains, and sends the stats of what it served.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg, err := parseFlags(args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
@@ -42,9 +44,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	logger := newLogger(cfg.logFormat, stderr)
 
+	var st stats
+	code := serve(ctx, cfg, &st, logger)
+	// The server is done with its requests, drained or cut off: the count is
+	// final. Send it whatever the outcome; the requests that were served
+	// still happened.
+	st.flush(cfg.flushTime, logger)
+	if code != 0 {
+		return code
+	}
+	logger.Info("exited")
+	return 0
+}
+
+// serve runs the server until ctx is cancelled, then drains it within
+// -shutdown-timeout. It returns the exit code: 0 for a drain that finished in
+// time, 1 for one that had to be forced or a server that failed.
+func serve(ctx context.Context, cfg config, st *stats, logger *slog.Logger) int {
 	srv := &http.Server{
 		Addr:              cfg.addr,
-		Handler:           helloHandler(cfg.delay, logger),
+		Handler:           helloHandler(cfg.delay, st, logger),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 
@@ -73,11 +92,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// nil as soon as it ends: the timeout is a bound, not a wait.
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		// Out of time. Shutdown stops waiting but does not stop the
-		// stragglers; Close drops their connections now, so each client
-		// learns at once that no answer is coming, however long this
-		// process still takes to exit. Its error could only come from the
-		// listener, which Shutdown has closed already. Exit 1: requests were
-		// cut off, and whoever reads the log or the exit code should know.
+		// stragglers: their connections stay open for as long as this
+		// process lives, and it still has the stats to send. Close drops
+		// them now, so each client learns at once that no answer is coming.
+		// Its error could only come from the listener, which Shutdown has
+		// closed already. Exit 1: requests were cut off, and whoever reads
+		// the log or the exit code should know.
 		logger.Error("forced close", "err", err, "timeout", cfg.shutdownTimeout.String())
 		_ = srv.Close()
 		return 1
@@ -87,13 +107,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		logger.Error("server failed", "err", err)
 		return 1
 	}
-	logger.Info("exited")
 	return 0
 }
 
+// stats counts the requests the server received, for a usage report (what a
+// bill or a dashboard is made from). The program keeps the count in memory
+// and sends it once, on its way out, after the drain: that is its last piece
+// of work.
+type stats struct{ requests atomic.Int64 }
+
+// flush sends the report to the stats collector. The round trip is what
+// takes the time; -flush-time stands for it, as -delay stands for a slow
+// backend. With nothing counted there is nothing to send.
+func (s *stats) flush(took time.Duration, logger *slog.Logger) {
+	n := s.requests.Load()
+	if n == 0 {
+		return
+	}
+	logger.Info("flushing stats", "requests", n)
+	time.Sleep(took)
+	logger.Info("stats flushed")
+}
+
 // helloHandler answers "hello" after delay, like a slow backend call.
-func helloHandler(delay time.Duration, logger *slog.Logger) http.Handler {
+func helloHandler(delay time.Duration, st *stats, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st.requests.Add(1)
 		logger.Info("request started", "path", r.URL.Path)
 		time.Sleep(delay)
 		fmt.Fprintln(w, "hello")
@@ -116,6 +155,7 @@ type config struct {
 	addr            string
 	delay           time.Duration
 	shutdownTimeout time.Duration
+	flushTime       time.Duration
 	logFormat       string
 }
 
@@ -128,6 +168,7 @@ func parseFlags(args []string, stdout io.Writer) (config, error) {
 	fs.StringVar(&cfg.addr, "addr", ":8080", "address to listen on")
 	fs.DurationVar(&cfg.delay, "delay", 2*time.Second, "how long each request takes")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 5*time.Second, "how long the drain may take before the remaining connections are closed")
+	fs.DurationVar(&cfg.flushTime, "flush-time", time.Second, "how long sending the request stats takes, after the drain")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -147,6 +188,9 @@ func parseFlags(args []string, stdout io.Writer) (config, error) {
 	}
 	if cfg.shutdownTimeout < 0 {
 		return cfg, fmt.Errorf("invalid -shutdown-timeout %v: must not be negative", cfg.shutdownTimeout)
+	}
+	if cfg.flushTime < 0 {
+		return cfg, fmt.Errorf("invalid -flush-time %v: must not be negative", cfg.flushTime)
 	}
 	if cfg.logFormat != "text" && cfg.logFormat != "json" {
 		return cfg, fmt.Errorf("invalid -log-format %q: want text or json", cfg.logFormat)

@@ -4,7 +4,8 @@
 // a fixed interval. One errgroup ties them together: the signal, or the first
 // part to fail, shuts all of them down. Both servers drain at the same time
 // under one deadline, and the worker finishes the job it is on but starts no
-// new one.
+// new one. Once every part has stopped, the program sends the stats of what
+// the API served, its last piece of work, and exits.
 package main
 
 import (
@@ -19,6 +20,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -36,7 +38,8 @@ func main() {
 }
 
 // run is the whole program; it returns the exit code. It serves and works
-// until ctx is cancelled or a part fails, then shuts every part down.
+// until ctx is cancelled or a part fails, shuts every part down, and sends
+// the stats of what the API served.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg, err := parseFlags(args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
@@ -48,10 +51,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	logger := newLogger(cfg.logFormat, stderr)
 
+	var st stats
+	code := runParts(ctx, cfg, &st, logger)
+	// Every part has stopped, cleanly or not, so the API's count is final.
+	// Send it whatever the outcome: the requests that were served still
+	// happened.
+	st.flush(cfg.flushTime, logger)
+	if code != 0 {
+		return code
+	}
+	logger.Info("exited")
+	return 0
+}
+
+// runParts runs the API server, the metrics server and the worker until ctx
+// is cancelled or one of them fails, then shuts all three down. It returns
+// the exit code: 0 if every part stopped cleanly, 1 otherwise.
+func runParts(ctx context.Context, cfg config, st *stats, logger *slog.Logger) int {
 	servers := []server{
 		{name: "api", srv: &http.Server{
 			Addr:              cfg.addr,
-			Handler:           logRequests("api", logger, helloHandler(cfg.delay)),
+			Handler:           logRequests("api", logger, helloHandler(cfg.delay, st)),
 			ReadHeaderTimeout: 5 * time.Second,
 		}},
 		// Metrics and profiles say how this process is doing inside; they
@@ -92,7 +112,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := g.Wait(); err != nil {
 		return 1
 	}
-	logger.Info("exited")
 	return 0
 }
 
@@ -130,8 +149,11 @@ func drain(ctx context.Context, servers []server, logger *slog.Logger) error {
 			// Shutdown closes the listener, then waits for the requests in
 			// flight, until ctx's deadline.
 			if err := s.srv.Shutdown(ctx); err != nil {
-				// Out of time: cut the stragglers off, and exit 1 so that
-				// whoever reads the exit code knows requests were dropped.
+				// Out of time. Shutdown stops waiting but closes nothing,
+				// and the process has the stats to send yet: Close cuts the
+				// stragglers off now, so that their clients learn at once
+				// instead of when the process exits. Exit 1 so that whoever
+				// reads the exit code knows requests were dropped.
 				logger.Error("forced close", "server", s.name, "err", err)
 				_ = s.srv.Close()
 				return fmt.Errorf("%s server: %w", s.name, err)
@@ -190,9 +212,30 @@ func doJob(ctx context.Context, took, budget time.Duration, logger *slog.Logger)
 	return nil
 }
 
-// helloHandler answers "hello" after delay, like a slow backend call.
-func helloHandler(delay time.Duration) http.Handler {
+// stats counts the requests the API server received, for a usage report
+// (what a bill or a dashboard is made from). The program keeps the count in
+// memory and sends it once, on its way out, after every part has stopped:
+// that is its last piece of work.
+type stats struct{ requests atomic.Int64 }
+
+// flush sends the report to the stats collector. The round trip is what
+// takes the time; -flush-time stands for it, as -delay stands for a slow
+// backend. With nothing counted there is nothing to send.
+func (s *stats) flush(took time.Duration, logger *slog.Logger) {
+	n := s.requests.Load()
+	if n == 0 {
+		return
+	}
+	logger.Info("flushing stats", "requests", n)
+	time.Sleep(took)
+	logger.Info("stats flushed")
+}
+
+// helloHandler answers "hello" after delay, like a slow backend call, and
+// counts the request in st.
+func helloHandler(delay time.Duration, st *stats) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		st.requests.Add(1)
 		time.Sleep(delay)
 		fmt.Fprintln(w, "hello")
 	})
@@ -243,6 +286,7 @@ type config struct {
 	jobInterval     time.Duration
 	jobDuration     time.Duration
 	shutdownTimeout time.Duration
+	flushTime       time.Duration
 	logFormat       string
 }
 
@@ -258,6 +302,7 @@ func parseFlags(args []string, stdout io.Writer) (config, error) {
 	fs.DurationVar(&cfg.jobInterval, "job-interval", 5*time.Second, "how often the worker starts a job")
 	fs.DurationVar(&cfg.jobDuration, "job-duration", time.Second, "how long each job takes")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 5*time.Second, "the whole shutdown's budget, from the signal: both drains and the last job")
+	fs.DurationVar(&cfg.flushTime, "flush-time", time.Second, "how long sending the API's request stats takes, once every part has stopped")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -277,7 +322,7 @@ func parseFlags(args []string, stdout io.Writer) (config, error) {
 	for _, d := range []struct {
 		name  string
 		value time.Duration
-	}{{"delay", cfg.delay}, {"job-duration", cfg.jobDuration}, {"shutdown-timeout", cfg.shutdownTimeout}} {
+	}{{"delay", cfg.delay}, {"job-duration", cfg.jobDuration}, {"shutdown-timeout", cfg.shutdownTimeout}, {"flush-time", cfg.flushTime}} {
 		if d.value < 0 {
 			return cfg, fmt.Errorf("invalid -%s %v: must not be negative", d.name, d.value)
 		}
