@@ -15,6 +15,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -41,21 +43,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	logger := newLogger(cfg.logFormat, stderr)
 
+	// Like any real service, this one holds something that must be
+	// released however run ends: its metrics, counted in memory and
+	// flushed on the way out. Deferred at once, the flush runs on every
+	// return below, failures included.
+	stats := &requestStats{}
+	defer stats.flush(logger)
+
 	srv := &http.Server{
 		Addr:              cfg.addr,
-		Handler:           helloHandler(cfg.delay, logger),
+		Handler:           helloHandler(cfg.delay, logger, stats),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 
 	// TODO(task03): this is how the server is often written, and it kills
 	// its own drain. Serve returns http.ErrServerClosed the moment Shutdown
 	// closes the listener; this goroutine takes that for a crash and exits
-	// with code 1 while the requests in flight are still running. os.Exit
-	// (like log.Fatal) from a goroutine also skips every deferred cleanup in
-	// run. Let the goroutine only report: send the error on a buffered
-	// channel. Then let run decide, with a select on that channel and
-	// ctx.Done(): an error before the signal (say, the address is taken) is
-	// a real failure: log "server failed" with the address and return 1.
+	// with code 1 while the requests in flight are still running. Skipping
+	// http.ErrServerClosed here is not enough: os.Exit (like log.Fatal) from
+	// a goroutine ends the process without running run's deferred calls, so
+	// a taken address loses the metrics flush. Let the goroutine only
+	// report: send the error on a buffered channel. Then let run decide,
+	// with a select on that channel and ctx.Done(): an error before the
+	// signal (say, the address is taken) is a real failure: log "server
+	// failed" with the address and return 1, which runs the deferred flush.
 	go func() {
 		if err := listenAndServe(srv, logger); err != nil {
 			logger.Error("server failed", "err", err)
@@ -78,17 +89,37 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// TODO(task03): once Shutdown has returned, receive what Serve returned.
 	// http.ErrServerClosed means "stopped because you asked": success, so no
 	// error is logged (use errors.Is). Anything else is a failure: return 1.
+
+	// The deferred flush would come after "exited"; flushing here keeps
+	// "exited" the last line, and makes the deferred call a no-op.
+	stats.flush(logger)
 	logger.Info("exited")
 	return 0
 }
 
-// helloHandler answers "hello" after delay, like a slow backend call.
-func helloHandler(delay time.Duration, logger *slog.Logger) http.Handler {
+// helloHandler answers "hello" after delay, like a slow backend call, and
+// counts the answer in stats.
+func helloHandler(delay time.Duration, logger *slog.Logger, stats *requestStats) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		logger.Info("request started", "path", r.URL.Path)
 		time.Sleep(delay)
 		fmt.Fprintln(w, "hello")
+		stats.served.Add(1)
 	})
+}
+
+// requestStats stands in for a real service's metrics client: it counts in
+// memory and sends the count when flushed, so whatever is not flushed before
+// the process ends is lost. Here, sending is logging "metrics flushed".
+type requestStats struct {
+	served  atomic.Int64
+	flushed sync.Once
+}
+
+// flush reports the count the first time it is called and does nothing
+// after that, so that it can be deferred and also called early.
+func (s *requestStats) flush(logger *slog.Logger) {
+	s.flushed.Do(func() { logger.Info("metrics flushed", "requests", s.served.Load()) })
 }
 
 // listenAndServe is srv.ListenAndServe that logs the address it bound, so

@@ -66,8 +66,8 @@ func TestCleanShutdownIsNotAnError(t *testing.T) {
 }
 
 // checkClean fails t unless the program, which has exited with code after a
-// shutdown that should have been clean, exited 0, logged "exited" and logged
-// nothing at level ERROR.
+// shutdown that should have been clean, exited 0, flushed its metrics, logged
+// "exited" and logged nothing at level ERROR.
 func checkClean(t *testing.T, p *labtest.Program, code int) {
 	t.Helper()
 	var problems []string
@@ -80,6 +80,9 @@ func checkClean(t *testing.T, p *labtest.Program, code int) {
 			"check it with errors.Is(err, http.ErrServerClosed) and do not report it as an error.",
 			len(errs), describeEvents(errs)))
 	}
+	if !p.Log().Has(flushed) {
+		problems = append(problems, "the program never logged \""+flushed+"\": run's deferred metrics flush did not run. Keep the flush that main.go gives you.")
+	}
 	if !p.Log().Has("exited") {
 		problems = append(problems, "the program never logged \"exited\"; log it as the last thing run does.")
 	}
@@ -88,10 +91,23 @@ func checkClean(t *testing.T, p *labtest.Program, code int) {
 	}
 }
 
+// flushed is the event of run's deferred cleanup, the metrics flush: every
+// way out of run logs it, and only leaving without returning (os.Exit,
+// log.Fatal) skips it.
+const flushed = "metrics flushed"
+
+// failFastBound is how soon the program must exit when its address is taken,
+// counted from the moment it is started. A correct program exits within
+// milliseconds of starting and a wrong one waits for a signal for ever, so
+// the bound only needs to be finite; it is generous because starting a
+// -race binary on a busy machine can take a second or more.
+const failFastBound = 5 * time.Second
+
 // TestAddressInUseFailsFast: when the address is taken the server cannot
 // start. That is a real error: the program says so, naming the address,
-// and exits 1 within a second instead of waiting for a signal that nobody
-// will send.
+// and exits 1 at once instead of waiting for a signal that nobody will send.
+// It leaves the way every other exit does, through run's return, so its
+// deferred metrics flush still runs.
 func TestAddressInUseFailsFast(t *testing.T) {
 	t.Parallel()
 	// Hold a port, so that the program's own net.Listen fails on it.
@@ -105,13 +121,21 @@ func TestAddressInUseFailsFast(t *testing.T) {
 
 	started := time.Now()
 	p := labtest.Start(t, "-addr", addr, "-delay", "300ms", "-shutdown-timeout", "10s", "-log-format", "json")
-	code := p.ExitWithin(time.Second, "the address "+addr+" is taken, so the server can never serve. "+
+	code := p.ExitWithin(failFastBound, "the address "+addr+" is taken, so the server can never serve. "+
 		"Is the error from the serving goroutine ignored, leaving run waiting for a signal? "+
 		"Report it back to run (a buffered channel and a select with ctx.Done()) and return 1.")
 	took := time.Since(started).Round(time.Millisecond)
 
 	if code != 1 {
 		t.Errorf("exit code %d after %v when the address is taken; want 1: the server failed to start.\n%s", code, took, p.Transcript())
+	}
+	if !p.Log().Has(flushed) {
+		t.Errorf("the program exited %d after %v without logging %q: run's deferred metrics flush never ran.\n"+
+			"os.Exit ends the process on the spot, from whichever goroutine calls it, and no deferred call runs, in that "+
+			"goroutine or any other; log.Fatal calls os.Exit. Exiting from the serving goroutine skips the flush even when it "+
+			"lets http.ErrServerClosed through. Let that goroutine only send its error on a buffered channel, and let run "+
+			"receive it in a select with ctx.Done(), log \"server failed\" and return 1: a return runs the deferred calls.\n%s",
+			code, took, flushed, p.Transcript())
 	}
 	if p.Log().Has("listening") {
 		t.Errorf("the program logged \"listening\" although %s was taken; log it only once the listener is bound.\n%s", addr, p.Transcript())

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptrace"
+	"runtime/debug"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -212,6 +216,10 @@ func TestShutdownDeadlineCountsFromSignal(t *testing.T) {
 	p.Signal(syscall.SIGTERM)
 
 	forced := p.WaitFor("forced close", 5*time.Second)
+	if forced.Level() != "ERROR" {
+		t.Errorf("\"forced close\" was logged at level %s; want ERROR: requests were cut off and the exit code is 1, "+
+			"and alerts are built on ERROR.\n%s", forced.Level(), p.Transcript())
+	}
 	took := labtest.EventTime(t, forced).Sub(labtest.EventTime(t, p.WaitFor("shutdown started", time.Second)))
 	// A deadline started after the drain delay fires drain+timeout after the
 	// signal at the earliest; a correct one, about timeout after it.
@@ -224,6 +232,128 @@ func TestShutdownDeadlineCountsFromSignal(t *testing.T) {
 		t.Errorf("exit code %d after a forced close; want 1.\n%s", code, p.Transcript())
 	}
 	<-resp // cut off with the process; nothing to check
+}
+
+// TestReadinessFlagHasNoDataRace: the readiness flag is read by every
+// request, each on its own goroutine, while run writes it at the signal. With
+// /readyz asked over and over from several clients across the flip, the race
+// detector must find nothing, and the probes must see the flip (503).
+//
+// The race detector is the judge, so this test calls run in-process, with
+// the log in memory, and runs alone (not in parallel: a race that the
+// detector reports fails every test running at the time). In a process of
+// its own the program would escape the detector: it treats each successful
+// read from a file descriptor as synchronised with every earlier write to
+// any file descriptor (package syscall's Read and Write tell it so), and the
+// program writes "readiness off" to standard error right after the flip,
+// while each handler has just read its request from a socket. To the
+// detector that orders the flip before every later read, and a plain bool
+// looks safe. It is not: the Go memory model knows no such order.
+func TestReadinessFlagHasNoDataRace(t *testing.T) {
+	if !raceDetectorOn() {
+		t.Skip("the race detector judges this criterion: run go test -race, as go run ./scripts check 5 does")
+	}
+	const (
+		probers = 4
+		// The probes only need the drain delay to see a 503 or two; the
+		// margin is for a busy machine.
+		drain = 500 * time.Millisecond
+	)
+	log := labtest.NewEventLog()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	returned := make(chan struct{})
+	var code int
+	go func() {
+		defer close(returned)
+		code = run(ctx, []string{"-addr", "127.0.0.1:0", "-log-format", "json", "-delay", delay.String(),
+			"-drain-delay", drain.String(), "-shutdown-timeout", shutdownTimeout.String()}, io.Discard, log)
+	}()
+	listening, err := log.WaitFor("listening", labtest.StartBound, returned)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, runTranscript(log))
+	}
+	url := "http://" + listening.Str("addr") + "/readyz"
+
+	// Each prober asks /readyz on a connection of its own, kept open, until
+	// it gets anything but 200 or run has returned. The bound only keeps a
+	// program that never stops serving from hanging the test.
+	until := time.Now().Add(drain + shutdownTimeout + 5*time.Second)
+	answered := make(chan struct{}, probers) // one per prober, at its first answer
+	last := make(chan result, probers)       // what ended each prober's loop
+	var wg sync.WaitGroup
+	for range probers {
+		c := newKeepAliveClient(t)
+		wg.Go(func() {
+			r := c.get(url)
+			answered <- struct{}{}
+			for r.err == nil && r.status == http.StatusOK && time.Now().Before(until) {
+				select {
+				case <-returned:
+					last <- r
+					return
+				default:
+				}
+				r = c.get(url)
+			}
+			last <- r
+		})
+	}
+	// The flip comes while every prober is in its loop.
+	for range probers {
+		<-answered
+	}
+	cancel()
+	wg.Wait()
+	close(last)
+	select {
+	case <-returned:
+	case <-time.After(drain + shutdownTimeout + 5*time.Second):
+		t.Fatalf("run had not returned %v after its context was cancelled; want it back after the %v drain delay and an idle Shutdown.\n%s",
+			drain+shutdownTimeout+5*time.Second, drain, runTranscript(log))
+	}
+
+	// Nothing else has failed the test yet: if it has failed, the race
+	// detector said so.
+	if t.Failed() {
+		t.Errorf("the race detector reported a data race (WARNING: DATA RACE above): the readiness flag is written by run at "+
+			"the signal and read by the requests' goroutines, and nothing orders the two. One word or not, a plain bool shared "+
+			"that way is a data race, and under the Go memory model a program with one is incorrect: nothing says when a reader "+
+			"sees the write. Keep the flag in a sync/atomic.Bool: Store in run, Load in /readyz and in the middleware.\n%s", runTranscript(log))
+	}
+	var ends []string
+	sawFlip := false
+	for r := range last {
+		sawFlip = sawFlip || r.status == http.StatusServiceUnavailable
+		ends = append(ends, r.String())
+	}
+	if !sawFlip {
+		t.Errorf("no probe of /readyz saw 503 after run's context was cancelled; the probes ended with:\n  %s\n"+
+			"want 503 once readiness is off: flip it right after the signal and keep serving for the drain delay.\n%s",
+			strings.Join(ends, "\n  "), runTranscript(log))
+	}
+	if code != 0 {
+		t.Errorf("run returned %d after a clean shutdown; want 0.\n%s", code, runTranscript(log))
+	}
+}
+
+// raceDetectorOn reports whether this test binary was built with -race.
+func raceDetectorOn() bool {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range info.Settings {
+		if s.Key == "-race" {
+			return s.Value == "true"
+		}
+	}
+	return false
+}
+
+// runTranscript is what run, called in-process, logged, for failure messages.
+func runTranscript(log *labtest.EventLog) string {
+	return "--- what run logged ---\n" + log.Text()
 }
 
 // TestBadFlagsExitTwo: a mistake on the command line is a usage error: one

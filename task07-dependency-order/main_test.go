@@ -130,6 +130,10 @@ func TestForcedShutdownStillClosesTheDatabase(t *testing.T) {
 			"in one place that every way out passes through, after the server is done.\n%s", p.Transcript())
 	}
 	checkOrder(t, p, "forced close", "closing DB", "exited")
+	if ev := p.Log().Events()[p.Log().Index("forced close")]; ev.Level() != "ERROR" {
+		t.Errorf("\"forced close\" was logged at level %s; want ERROR: requests were cut off and the exit code is 1, "+
+			"and alerts are built on ERROR.\n%s", ev.Level(), p.Transcript())
+	}
 }
 
 // TestUnreachableDatabaseFailsAtStartUp: a database that cannot be reached

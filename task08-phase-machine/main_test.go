@@ -141,6 +141,7 @@ func TestForcedDrainStillStopsTheRest(t *testing.T) {
 	if !p.Log().Has("forced close") {
 		t.Errorf("the program never logged \"forced close\"; the http server phase should Close the server when Shutdown fails.\n%s", p.Transcript())
 	}
+	checkForcedCloseIsError(t, p)
 	if code != 1 {
 		t.Fatalf("exit code %d after a shutdown in which a phase failed; want 1.\n"+
 			"lc.Shutdown returns an error when any phase failed: return 1 then.\n%s", code, p.Transcript())
@@ -167,9 +168,23 @@ func TestShutdownTimeoutBoundsEveryPhase(t *testing.T) {
 	if !p.Log().Has("forced close") {
 		t.Errorf("the program never logged \"forced close\"; want the drain cut off when the shutdown's budget ran out.\n%s", p.Transcript())
 	}
+	checkForcedCloseIsError(t, p)
 	if code != 1 {
 		t.Fatalf("exit code %d after a shutdown that ran out of time; want 1.\n"+
 			"lc.Shutdown returns an error when any phase failed: return 1 then.\n%s", code, p.Transcript())
+	}
+}
+
+// checkForcedCloseIsError fails t if the program logged "forced close" at
+// any level but ERROR.
+func checkForcedCloseIsError(t *testing.T, p *labtest.Program) {
+	t.Helper()
+	for _, ev := range p.Log().Events() {
+		if ev.Msg() == "forced close" && ev.Level() != "ERROR" {
+			t.Errorf("\"forced close\" was logged at level %s; want ERROR: requests were cut off and the exit code is 1, "+
+				"and alerts are built on ERROR.\n%s", ev.Level(), p.Transcript())
+			return
+		}
 	}
 }
 

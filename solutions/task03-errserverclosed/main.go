@@ -15,6 +15,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -41,9 +43,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	logger := newLogger(cfg.logFormat, stderr)
 
+	// Like any real service, this one holds something that must be
+	// released however run ends: its metrics, counted in memory and
+	// flushed on the way out. Deferred at once, the flush runs on every
+	// return below, failures included.
+	stats := &requestStats{}
+	defer stats.flush(logger)
+
 	srv := &http.Server{
 		Addr:              cfg.addr,
-		Handler:           helloHandler(cfg.delay, logger),
+		Handler:           helloHandler(cfg.delay, logger, stats),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 
@@ -51,8 +60,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// that means. Whether an error is fatal depends on whether we asked the
 	// server to stop, and only run knows that. Exiting from in here (os.Exit,
 	// log.Fatal) would also end the process in the middle of a drain and skip
-	// every deferred cleanup. The buffer of one lets the goroutine finish even
-	// if run has already returned and nobody will read the error.
+	// every deferred call, the metrics flush included. The buffer of one lets
+	// the goroutine finish even if run has already returned and nobody will
+	// read the error.
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- listenAndServe(srv, logger) }()
 
@@ -89,17 +99,36 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		logger.Error("server failed", "addr", cfg.addr, "err", err)
 		return 1
 	}
+	// The deferred flush would come after "exited"; flushing here keeps
+	// "exited" the last line, and makes the deferred call a no-op.
+	stats.flush(logger)
 	logger.Info("exited")
 	return 0
 }
 
-// helloHandler answers "hello" after delay, like a slow backend call.
-func helloHandler(delay time.Duration, logger *slog.Logger) http.Handler {
+// helloHandler answers "hello" after delay, like a slow backend call, and
+// counts the answer in stats.
+func helloHandler(delay time.Duration, logger *slog.Logger, stats *requestStats) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		logger.Info("request started", "path", r.URL.Path)
 		time.Sleep(delay)
 		fmt.Fprintln(w, "hello")
+		stats.served.Add(1)
 	})
+}
+
+// requestStats stands in for a real service's metrics client: it counts in
+// memory and sends the count when flushed, so whatever is not flushed before
+// the process ends is lost. Here, sending is logging "metrics flushed".
+type requestStats struct {
+	served  atomic.Int64
+	flushed sync.Once
+}
+
+// flush reports the count the first time it is called and does nothing
+// after that, so that it can be deferred and also called early.
+func (s *requestStats) flush(logger *slog.Logger) {
+	s.flushed.Do(func() { logger.Info("metrics flushed", "requests", s.served.Load()) })
 }
 
 // listenAndServe is srv.ListenAndServe that logs the address it bound, so
