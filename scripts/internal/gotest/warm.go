@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -28,7 +29,9 @@ func Warm(ctx context.Context, root string, dirs []string, progress Progress) (i
 		return 0, err
 	}
 	progress(0, len(stale), "")
-	cmd := exec.CommandContext(ctx, "go", append([]string{"build", "-race", "-v"}, stale...)...)
+	// -o to the null device: compile and discard, even a single main
+	// package, which go build would otherwise write out as a binary.
+	cmd := exec.CommandContext(ctx, "go", append([]string{"build", "-race", "-v", "-o", os.DevNull}, stale...)...)
 	cmd.Dir = root
 	cmd.Env = Env()
 	out, err := cmd.StderrPipe()
