@@ -52,7 +52,7 @@ func (c *programCheck) Problem() []string {
 	case c.Broken:
 		return []string{fmt.Sprintf("your test passed on a program that %s; it should fail on it", c.What)}
 	case len(c.Run.Top()) == 0:
-		return []string{"no test ran: write TestGracefulShutdown in main_test.go"}
+		return []string{"no test ran: write your test where the task's TODO says"}
 	case hasSkip(c.Run):
 		return []string{"your test skips itself: a skipped test is not done"}
 	case c.Run.AfterTestsFailed:
