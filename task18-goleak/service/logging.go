@@ -1,0 +1,32 @@
+package service
+
+import (
+	"io"
+	"log/slog"
+	"time"
+)
+
+// newLogger logs at level, which can change while the program runs
+// (SIGUSR1 flips it between INFO and DEBUG: see loglevel.go).
+func newLogger(format string, w io.Writer, level *slog.LevelVar) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// phaseLog is the lifecycle's Observer that logs each phase as it runs.
+type phaseLog struct{ logger *slog.Logger }
+
+func (l phaseLog) PhaseStarted(phase string) {
+	l.logger.Info("phase started", "phase", phase)
+}
+
+func (l phaseLog) PhaseDone(phase string, took time.Duration, err error) {
+	if err != nil {
+		l.logger.Error("phase failed", "phase", phase, "duration", took, "err", err)
+		return
+	}
+	l.logger.Info("phase done", "phase", phase, "duration", took)
+}
