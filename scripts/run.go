@@ -171,6 +171,17 @@ func exitCode(err error) int {
 	return -1
 }
 
+// isCrash reports whether a line the program printed outside its log is
+// the start of a Go panic or goroutine dump.
+func isCrash(line string) bool {
+	for _, p := range []string{"panic: ", "fatal error: ", "SIGQUIT: quit", "goroutine 1 ["} {
+		if strings.HasPrefix(line, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // exitMeaning says what a task program's exit code means, by the lab's
 // contract.
 func exitMeaning(code int) string {
@@ -199,6 +210,10 @@ type display struct {
 	zero     time.Time // the signal, once it has come
 	evs      []events.Event
 	lastCode string // the probes' last answer, to show only changes
+	// crashed: the program printed a Go panic or a goroutine dump (a
+	// fatal error, SIGQUIT), after which it exits 2 whatever its own
+	// exit codes mean.
+	crashed bool
 }
 
 // readEvents draws each line the program logs until it closes its end.
@@ -210,6 +225,9 @@ func (d *display) readEvents(r io.Reader) {
 		ev, ok := events.Parse(line)
 		d.mu.Lock()
 		if !ok {
+			if isCrash(line) {
+				d.crashed = true
+			}
 			fmt.Fprintln(d.w, line)
 			d.mu.Unlock()
 			continue
@@ -274,7 +292,11 @@ func (d *display) finish(dir string, code int, end time.Time) {
 	if s := events.Tell(d.evs).Summary(); s != "" {
 		parts = append(parts, s)
 	}
-	verdict := fmt.Sprintf("exit code %d: %s", code, exitMeaning(code))
+	meaning := exitMeaning(code)
+	if d.crashed && code == 2 {
+		meaning = "the Go runtime ended the program (a panic, a fatal error or SIGQUIT): see the trace above"
+	}
+	verdict := fmt.Sprintf("exit code %d: %s", code, meaning)
 	switch {
 	case code == 0:
 		verdict = d.style.green(verdict)

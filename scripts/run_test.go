@@ -39,6 +39,16 @@ panic: something that is not JSON
 	}
 }
 
+func TestRunSaysWhenTheProgramCrashed(t *testing.T) {
+	var out bytes.Buffer
+	d := &display{w: &out}
+	d.readEvents(strings.NewReader("SIGQUIT: quit\nPC=0x4721e1 m=0 sigcode=0\n\ngoroutine 1 [select]:\n"))
+	d.finish("task18-goleak", 2, time.Now())
+	if got := out.String(); !strings.Contains(got, "exit code 2: the Go runtime ended the program") {
+		t.Errorf("after a goroutine dump, run's last line is:\n%s\nwant it to say the runtime ended the program, not a usage error", got)
+	}
+}
+
 func TestExitMeanings(t *testing.T) {
 	for code, want := range map[int]string{
 		0:   "clean",
