@@ -77,7 +77,7 @@ func timelineTask(ctx context.Context, ws *workspace.Workspace, n int, opts runO
 	results := make([]timeline.RequestResult, len(demo.Requests))
 	var clients sync.WaitGroup
 	for i, r := range demo.Requests {
-		clients.Go(func() { results[i] = request(addr, r) })
+		clients.Go(func() { results[i] = request(addr, rec.adminAddr, r) })
 	}
 	// The scenario, not a synchronisation: the requests are in flight
 	// for this long when the signal comes.
@@ -125,12 +125,19 @@ func timelineTask(ctx context.Context, ws *workspace.Workspace, n int, opts runO
 	return nil
 }
 
-// request sends one of the demo's requests ("POST /events", "/") and says
-// what came back.
-func request(addr, spec string) timeline.RequestResult {
+// request sends one of the demo's requests ("POST /events", "/",
+// "admin:/admin/prestop", "WS /ws") and says what came back. admin gives
+// the admin listener's address once the program has logged it.
+func request(addr string, admin func() string, spec string) timeline.RequestResult {
 	method, path, ok := strings.Cut(spec, " ")
 	if !ok {
 		method, path = http.MethodGet, spec
+	}
+	if rest, ok := strings.CutPrefix(path, "admin:"); ok {
+		addr, path = admin(), rest
+	}
+	if method == "WS" {
+		return websocketDemo(addr, path)
 	}
 	r := timeline.RequestResult{Label: method + " " + path, Sent: time.Now()}
 	client := &http.Client{Timeout: demoExitBound, Transport: &http.Transport{DisableKeepAlives: true}}
@@ -170,6 +177,17 @@ type recorder struct {
 	mu        sync.Mutex
 	evs       []events.Event
 	lines     []string
+}
+
+// adminAddr is the address of the program's admin listener, if it has
+// logged one.
+func (r *recorder) adminAddr() string {
+	for _, ev := range r.events() {
+		if ev.Msg == "listening" && ev.Get("server") == "admin" {
+			return ev.Get("addr")
+		}
+	}
+	return ""
 }
 
 func (r *recorder) read(rd io.Reader) {

@@ -41,8 +41,10 @@ type Meta struct {
 // SIGTERM follows SignalAfter later, with the requests in flight.
 type Demo struct {
 	Flags []string `toml:"flags"`
-	// Requests are "METHOD /path" (or just "/path", a GET), sent to the
-	// program's public listener, each on a connection of its own.
+	// Requests are "METHOD /path" (or just "/path", a GET), each on a
+	// connection of its own, to the program's public listener, or to its
+	// admin listener with "admin:/path"; "WS /path" opens a WebSocket and
+	// holds it until the server closes it.
 	Requests    []string      `toml:"requests"`
 	SignalAfter time.Duration `toml:"-"`
 	SignalText  string        `toml:"signal_after"`
