@@ -6,6 +6,7 @@ package timeline
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"gracefulshutdown.lab/scripts/internal/events"
@@ -69,7 +70,7 @@ func Build(title string, evs []events.Event, reqs []RequestResult, signal, exit 
 		if v := ev.Get("phase"); v != "" {
 			label += " (" + v + ")"
 		}
-		p.Rows = append(p.Rows, Row{Kind: Point, Label: label, Start: at(ev.Time), End: at(ev.Time), Failed: ev.Level == "ERROR", Note: ev.Level})
+		p.Rows = append(p.Rows, Row{Kind: Point, Label: label, Start: at(ev.Time), End: at(ev.Time), Failed: ev.Level == "ERROR", Note: attrs(ev)})
 	}
 	p.From, p.To = 0, at(exit)
 	for _, r := range p.Rows {
@@ -79,6 +80,20 @@ func Build(title string, evs []events.Event, reqs []RequestResult, signal, exit 
 	// A little room before the first thing drawn.
 	p.From -= p.span() / 20
 	return p
+}
+
+// attrs is what an event says beyond its message, for its note: the
+// counts and errors (delivered=100, err=...), not what the row already
+// shows.
+func attrs(ev events.Event) string {
+	var parts []string
+	for _, a := range ev.Attrs {
+		if a.Key == "phase" || a.Key == "duration" {
+			continue
+		}
+		parts = append(parts, a.Key+"="+a.Value)
+	}
+	return strings.Join(parts, " ")
 }
 
 // span is the axis' length.

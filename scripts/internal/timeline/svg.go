@@ -37,7 +37,7 @@ func (p Picture) SVG(w io.Writer) error {
 		note := r.Note
 		if r.Kind == Point {
 			fmt.Fprintf(&b, `<path d="M %.1f %.1f l 6 6 l -6 6 l -6 -6 z" fill="%s"><title>%s</title></path>`+"\n", x0, y+5, colour, html.EscapeString(r.Label))
-			note = fmt.Sprintf("%+.3fs", r.Start.Seconds())
+			note = strings.TrimSpace(fmt.Sprintf("%+.3fs %s", r.Start.Seconds(), r.Note))
 		} else {
 			fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="14" rx="3" fill="%s"><title>%s</title></rect>`+"\n", x0, y+5, max(x1-x0, 2), colour, html.EscapeString(r.Label+": "+r.Note))
 		}

@@ -59,7 +59,7 @@ func (p Picture) Text(w io.Writer, c Colours) {
 		bar := string(line)
 		note := r.Note
 		if r.Kind == Point {
-			note = fmt.Sprintf("%+.3fs", r.Start.Seconds())
+			note = strings.TrimSpace(fmt.Sprintf("%+.3fs %s", r.Start.Seconds(), r.Note))
 		}
 		if r.Failed {
 			bar, note = c.Bad(bar), c.Bad(note)
