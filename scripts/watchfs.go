@@ -40,14 +40,20 @@ func watchTaskFiles(dir string) fileWatch {
 	return newPollWatch(dir)
 }
 
-// relevant reports whether a change to path matters to a check: Go source
-// and module files, not an editor's swap and backup files.
+// relevant reports whether a change to path matters to a check: Go source,
+// module files and what the tests read (a Kubernetes manifest), not an
+// editor's swap and backup files.
 func relevant(path string) bool {
 	base := filepath.Base(path)
 	if strings.HasPrefix(base, ".") || strings.HasSuffix(base, "~") {
 		return false
 	}
-	return strings.HasSuffix(base, ".go") || base == "go.mod" || base == "task.toml"
+	for _, ext := range []string{".go", ".yaml", ".yml", ".json"} {
+		if strings.HasSuffix(base, ext) {
+			return true
+		}
+	}
+	return base == "go.mod" || base == "task.toml"
 }
 
 type notifier struct{ w *fsnotify.Watcher }

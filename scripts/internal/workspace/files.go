@@ -57,13 +57,31 @@ func (t *Task) WithBug(b Bug, base overlay.Files) (overlay.Files, error) {
 	}, base)
 }
 
-// LabOwnedFiles lists, relative to the task's folder, every Go file of the
-// task that a learner does not edit: the tests above all, in every package.
+// LabOwnedFiles lists, relative to the task's folder, every file of the
+// task that the build reads and a learner does not edit: the tests above
+// all, in every package, and what they embed (a manifest, say). The task's
+// README and task.toml are documents, not program; go.mod and go.sum
+// cannot be swapped by an overlay.
 func (t *Task) LabOwnedFiles() ([]string, error) {
 	var rels []string
 	err := filepath.WalkDir(t.Path, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") {
+		if err != nil {
 			return err
+		}
+		if d.IsDir() {
+			if path != t.Path && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch d.Name() {
+		case "README.md", "task.toml", "go.mod", "go.sum":
+			if filepath.Dir(path) == t.Path {
+				return nil
+			}
+		}
+		if strings.HasPrefix(d.Name(), ".") {
+			return nil
 		}
 		rel, err := filepath.Rel(t.Path, path)
 		if err != nil {
