@@ -80,18 +80,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// the profiler are on the admin listener only.
 	mux := http.NewServeMux()
 	mux.Handle("/{$}", helloHandler(cfg.delay, logger))
+	// Ready as the API starts: a client that acts on its "listening" event
+	// must not find /readyz still saying no.
+	ready.set(true)
 	api, apiErr, err := startServer("api", cfg.addr, ready.closeWhenDraining(mux), logger)
 	if err != nil {
 		// Nothing serves the API, so nothing waits for the signal: stop
-		// whatever started before it, and report the failure.
+		// whatever started before it, and report the failure. The admin
+		// listener lingers on the way out; its /readyz must not say yes.
+		ready.set(false)
 		logger.Error("server failed", "server", "api", "addr", cfg.addr, "err", err)
 		return shutdown(lc, cfg.shutdownTimeout, logger, 1)
 	}
 	lc.Add("api server", drainServer("api", api, logger))
 
-	// Ready last, once everything it needs is up; so readiness is the
-	// first phase to run at the signal, before anything stops serving.
-	ready.set(true)
+	// The readiness phase is added last, so it is the first to run at the
+	// signal, before anything stops serving.
 	lc.Add("readiness", ready.drain(cfg.drainDelay, logger))
 
 	code := 0
