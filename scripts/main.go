@@ -44,8 +44,10 @@ For instructors:
                                without go.work holds one copy per learner
 
 For maintainers:
-  verify [N…]                  prove the lab: references pass, starters fail as documented,
-                               catalogued bugs are caught (about a minute on a warm cache)
+  verify [N…] [--json FILE] [--all-tests]
+                               prove the lab: references pass, starters fail as documented,
+                               catalogued bugs are caught by the tests task.toml names
+                               (--all-tests: by any test)
   manifest                     record the lab's own files, after changing a test
 
 Every command takes -j N: how many go test runs at once (default 6).
@@ -112,6 +114,7 @@ func dispatch(ctx context.Context, cmd string, args []string, stdout, stderr io.
 	jsonPath := fs.String("json", "", "also write the report as JSON")
 	csvPath := fs.String("csv", "", "also write the class table as CSV")
 	svgPath := fs.String("svg", "", "also draw the timeline as SVG")
+	allTests := fs.Bool("all-tests", false, "verify: run every test on each bug, not only its caught_by")
 	positional, err := parseInterleaved(fs, args)
 	if err != nil {
 		return false, code, fmt.Errorf("%s: %v: %w", cmd, err, errUsage)
@@ -200,7 +203,7 @@ func dispatch(ctx context.Context, cmd string, args []string, stdout, stderr io.
 			}
 			only = append(only, n)
 		}
-		return verify(ctx, ws, only, *jobs, stdout), code, nil
+		return verify(ctx, ws, only, verifyOptions{jobs: *jobs, allTests: *allTests, jsonPath: *jsonPath}, stdout), code, nil
 	case "manifest":
 		if err := noArgs(positional); err != nil {
 			return false, code, err

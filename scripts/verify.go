@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -45,6 +46,7 @@ type verdict struct {
 	ok      bool
 	detail  string
 	elapsed time.Duration
+	run     *gotest.Run // the tests' results, for verify --json
 }
 
 // proofsOf lists the rows verify proves for task t.
@@ -102,23 +104,64 @@ func prove(ctx context.Context, p proof) verdict {
 	if err != nil {
 		return verdict{detail: err.Error(), elapsed: time.Since(start)}
 	}
-	run, err := gotest.Invocation{Dir: p.task.Path, Overlay: overlayPath, Race: true, TestTimeout: programTestTimeout, Limit: testLimit}.Exec(ctx)
+	inv := gotest.Invocation{Dir: p.task.Path, Overlay: overlayPath, Race: true, NoVet: true, TestTimeout: programTestTimeout, Limit: testLimit}
+	targeted := p.kind == "bug" && !p.reverse && len(p.bug.CaughtBy) > 0
+	if targeted {
+		inv.Run = runPattern(p.bug.CaughtBy)
+	}
+	run, err := inv.Exec(ctx)
 	if err != nil {
 		return verdict{detail: err.Error(), elapsed: time.Since(start)}
 	}
 	var v verdict
-	switch p.kind {
-	case "reference":
+	switch {
+	case p.kind == "reference":
 		v = judgeReference(run)
-	case "starter":
+	case p.kind == "starter":
 		v = judgeStarter(run, p.task.Meta.StarterFails)
 		if v.ok {
 			v = judgeMarker(p.task, v)
 		}
+	case targeted:
+		v = judgeBugBy(run, p.bug.CaughtBy)
 	default:
 		v = judgeBug(run)
 	}
 	v.elapsed = time.Since(start)
+	v.run = run
+	return v
+}
+
+// runPattern is go test's -run pattern for exactly the named tests. A test
+// of a sub-package is named with its package (lifecycle.TestX); -run takes
+// the bare name and applies it in every package.
+func runPattern(names []string) string {
+	var bare []string
+	for _, n := range names {
+		if i := strings.LastIndex(n, ".Test"); i >= 0 {
+			n = n[i+1:]
+		}
+		bare = append(bare, regexp.QuoteMeta(n))
+	}
+	return "^(" + strings.Join(bare, "|") + ")$"
+}
+
+// judgeBugBy: a catalogued wrong answer fails the tests task.toml says
+// catch it (caught_by), the only ones run. A named test that no longer
+// exists, or that passes on the bug, makes the catalogue wrong.
+func judgeBugBy(run *gotest.Run, caughtBy []string) verdict {
+	v := judgeBug(run)
+	if !v.ok {
+		if len(run.Top()) > 0 && !run.BuildFailed && !run.TimedOut {
+			v.detail = fmt.Sprintf("passes %s, which caught_by in task.toml says catch it: fix the test, or the catalogue", strings.Join(caughtBy, ", "))
+		}
+		return v
+	}
+	for _, name := range caughtBy {
+		if run.Test(name) == nil {
+			return verdict{detail: fmt.Sprintf("caught_by in task.toml names %s, which did not run: is it renamed?", name)}
+		}
+	}
 	return v
 }
 
@@ -264,11 +307,17 @@ func suffix(sep, s string) string {
 // verify proves every present task (or only those in only) and prints one
 // row per proof, in task order, then the totals. It reports whether all
 // held.
-func verify(ctx context.Context, ws *workspace.Workspace, only []int, jobs int, w io.Writer) bool {
+func verify(ctx context.Context, ws *workspace.Workspace, only []int, opts verifyOptions, w io.Writer) bool {
+	jobs := opts.jobs
 	var proofs []proof
 	for _, t := range ws.Present() {
 		if len(only) == 0 || slices.Contains(only, t.Number) {
 			proofs = append(proofs, proofsOf(t)...)
+		}
+	}
+	if opts.allTests {
+		for i := range proofs {
+			proofs[i].bug.CaughtBy = nil
 		}
 	}
 	if len(proofs) == 0 {
@@ -292,16 +341,23 @@ func verify(ctx context.Context, ws *workspace.Workspace, only []int, jobs int, 
 		fmt.Fprintf(w, "FAIL  %-24s %-44s %5.1fs  %s\n", "lab files", "manifest", 0.0, v.detail)
 	}
 	verdicts := make([]chan verdict, len(proofs))
+	for i := range proofs {
+		verdicts[i] = make(chan verdict, 1)
+	}
 	sem := make(chan struct{}, jobs)
 	var wg sync.WaitGroup
-	for i, p := range proofs {
-		verdicts[i] = make(chan verdict, 1)
+	// The later tasks' proofs are the heaviest (more packages to link,
+	// more to run): start them first, so that no long one is left to run
+	// alone at the end. The rows are printed in task order all the same.
+	for i := len(proofs) - 1; i >= 0; i-- {
+		p := proofs[i]
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			verdicts[i] <- prove(ctx, p)
 		})
 	}
+	var rows []verifyRow
 	for i, p := range proofs {
 		v := <-verdicts[i]
 		mark := "ok  "
@@ -312,11 +368,49 @@ func verify(ctx context.Context, ws *workspace.Workspace, only []int, jobs int, 
 			failed++
 		}
 		fmt.Fprintf(w, "%s  %-24s %-44s %5.1fs  %s\n", mark, p.task.Dir, p.label(), v.elapsed.Seconds(), v.detail)
+		rows = append(rows, newVerifyRow(p, v))
 	}
 	wg.Wait()
 	fmt.Fprintf(w, "verified in %.0fs\n", time.Since(start).Seconds())
 	fmt.Fprintf(w, "%d passed, %d failed\n", passed, failed)
+	if opts.jsonPath != "" {
+		if err := writeJSON(opts.jsonPath, rows); err != nil {
+			fmt.Fprintf(w, "lab: %v\n", err)
+			return false
+		}
+	}
 	return failed == 0
+}
+
+// verifyOptions are verify's flags.
+type verifyOptions struct {
+	jobs int
+	// allTests runs every test on each bug, not only those its caught_by
+	// names: to see everything that catches a bug, and to choose caught_by.
+	allTests bool
+	jsonPath string // write every row, with its tests, as JSON here
+}
+
+// verifyRow is one row of verify --json.
+type verifyRow struct {
+	Task    string               `json:"task"`
+	Proof   string               `json:"proof"`
+	Bug     string               `json:"bug,omitempty"`
+	Reverse bool                 `json:"reverse,omitempty"`
+	OK      bool                 `json:"ok"`
+	Detail  string               `json:"detail"`
+	Seconds float64              `json:"seconds"`
+	Tests   []*gotest.TestResult `json:"tests"`
+}
+
+func newVerifyRow(p proof, v verdict) verifyRow {
+	r := verifyRow{Task: p.task.Dir, Proof: p.kind, Bug: p.bug.Name, Reverse: p.reverse, OK: v.ok, Detail: v.detail, Seconds: seconds(v.elapsed), Tests: []*gotest.TestResult{}}
+	if v.run != nil {
+		for _, t := range v.run.Top() {
+			r.Tests = append(r.Tests, &gotest.TestResult{Name: t.Name, Status: t.Status, Seconds: t.Seconds})
+		}
+	}
+	return r
 }
 
 // judgeManifest: the manifest records the lab's files as they are, so that

@@ -18,6 +18,10 @@ type Invocation struct {
 	Race    bool
 	Cached  bool   // allow go test's result cache (check, list)
 	Run     string // -run pattern, or ""
+	// NoVet turns off the vet checks go test runs before the tests: for
+	// the lab's own proofs, whose programs are vetted once elsewhere, and
+	// where a catalogued bug must fail a test, not vet.
+	NoVet bool
 	// TestTimeout is go test's -timeout: how long the test binary may run
 	// before it panics and names the tests still running. Zero means three
 	// quarters of Limit.
@@ -40,6 +44,13 @@ func (g Invocation) Args() []string {
 	if g.Overlay != "" {
 		args = append(args, "-overlay", g.Overlay)
 	}
+	if g.NoVet {
+		args = append(args, "-vet=off")
+	}
+	// No DWARF: nobody debugs these binaries, and leaving it out shortens
+	// every link. Panics and race reports still name functions and lines,
+	// from the binary's own tables.
+	args = append(args, "-ldflags=-w")
 	if g.Run != "" {
 		args = append(args, "-run", g.Run)
 	}

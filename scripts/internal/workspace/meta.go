@@ -55,6 +55,10 @@ type Demo struct {
 type Bug struct {
 	Name string `toml:"name"`
 	What string `toml:"what"`
+	// CaughtBy names the test (or tests) that catch the bug; verify runs
+	// only those on it, which proves as much in a fraction of the time.
+	// Tests of a sub-package are named with it: lifecycle.TestLIFO.
+	CaughtBy []string `toml:"caught_by"`
 }
 
 func loadMeta(path string) (*Meta, error) {
