@@ -215,7 +215,9 @@ func criterion(test string) string {
 	for i := 1; i < len(runes); i++ {
 		prev, cur := runes[i-1], runes[i]
 		nextLower := i+1 < len(runes) && unicode.IsLower(runes[i+1])
-		if unicode.IsUpper(cur) && (!unicode.IsUpper(prev) || nextLower) {
+		upperStarts := unicode.IsUpper(cur) && (!unicode.IsUpper(prev) || nextLower)
+		digitStarts := unicode.IsDigit(cur) && !unicode.IsDigit(prev)
+		if upperStarts || digitStarts {
 			words = append(words, string(runes[start:i]))
 			start = i
 		}

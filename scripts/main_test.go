@@ -16,12 +16,13 @@ import (
 
 func TestCriterionReadsLikeWords(t *testing.T) {
 	for in, want := range map[string]string{
-		"TestInFlightRequestFinishes":   "in flight request finishes",
-		"TestBadFlagsExitTwo":           "bad flags exit two",
-		"TestHTTPServerDrains":          "HTTP server drains",
-		"TestReadyzIs503":               "readyz is503",
-		"TestExitsWithin_Deadline":      "exits within deadline",
-		"lifecycle.TestPanicIsReported": "lifecycle: panic is reported",
+		"TestInFlightRequestFinishes":       "in flight request finishes",
+		"TestBadFlagsExitTwo":               "bad flags exit two",
+		"TestHTTPServerDrains":              "HTTP server drains",
+		"TestReadyzIs503":                   "readyz is 503",
+		"TestLongPollAnswers503AtTheSignal": "long poll answers 503 at the signal",
+		"TestExitsWithin_Deadline":          "exits within deadline",
+		"lifecycle.TestPanicIsReported":     "lifecycle: panic is reported",
 	} {
 		if got := criterion(in); got != want {
 			t.Errorf("criterion(%q) = %q, want %q", in, got, want)

@@ -208,6 +208,9 @@ type display struct {
 
 	mu       sync.Mutex
 	zero     time.Time // the signal, once it has come
+	// zeroFrom is what zero is: "the signal", or "shutdown started" when
+	// the signal went straight to the program, or there was none.
+	zeroFrom string
 	evs      []events.Event
 	lastCode string // the probes' last answer, to show only changes
 	// crashed: the program printed a Go panic or a goroutine dump (a
@@ -234,9 +237,10 @@ func (d *display) readEvents(r io.Reader) {
 		}
 		d.evs = append(d.evs, ev)
 		if ev.Msg == "shutdown started" && d.zero.IsZero() {
-			// The signal went straight to the program (kill -TERM PID):
-			// the program's own word is the best clock there is.
-			d.zero = ev.Time
+			// The signal went straight to the program (kill -TERM PID),
+			// or the program is stopping on its own (a failed start-up):
+			// its own word is the best clock there is.
+			d.zero, d.zeroFrom = ev.Time, "shutdown started"
 		}
 		fmt.Fprintln(d.w, d.line(ev))
 		d.mu.Unlock()
@@ -271,7 +275,7 @@ func (d *display) signalled(s os.Signal) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.zero.IsZero() {
-		d.zero = time.Now()
+		d.zero, d.zeroFrom = time.Now(), "the signal"
 	}
 	if s == os.Interrupt && d.style.on {
 		fmt.Fprintln(d.w)
@@ -285,7 +289,11 @@ func (d *display) finish(dir string, code int, end time.Time) {
 	defer d.mu.Unlock()
 	var parts []string
 	if !d.zero.IsZero() {
-		parts = append(parts, fmt.Sprintf("shut down in %.3fs after the signal", end.Sub(d.zero).Seconds()))
+		from := d.zeroFrom
+		if from == "" {
+			from = "the signal"
+		}
+		parts = append(parts, fmt.Sprintf("shut down in %.3fs after %s", end.Sub(d.zero).Seconds(), from))
 	} else {
 		parts = append(parts, "exited with no signal")
 	}

@@ -16,7 +16,7 @@ func TestRunDrawsEventsForPeople(t *testing.T) {
 	d.readEvents(strings.NewReader(`{"time":"2026-11-26T11:59:59Z","level":"INFO","msg":"listening","addr":"127.0.0.1:8080"}
 panic: something that is not JSON
 `))
-	d.zero = zero // the ^C, as signalled would mark it
+	d.zero, d.zeroFrom = zero, "the signal" // the ^C, as signalled would mark it
 	d.readEvents(strings.NewReader(`{"time":"2026-11-26T12:00:00.001Z","level":"INFO","msg":"shutdown started"}
 {"time":"2026-11-26T12:00:05.002Z","level":"ERROR","msg":"forced close","err":"context deadline exceeded"}
 {"time":"2026-11-26T12:00:05.004Z","level":"INFO","msg":"exited","code":1}
@@ -36,6 +36,22 @@ panic: something that is not JSON
 	}
 	if lines := strings.Split(strings.TrimSpace(got), "\n"); !strings.HasPrefix(lines[len(lines)-1], "lab: ") {
 		t.Errorf("the last line is %q, want run's summary", lines[len(lines)-1])
+	}
+}
+
+func TestRunNeverClaimsMoreThanTheEventsSay(t *testing.T) {
+	var out bytes.Buffer
+	d := &display{w: &out}
+	d.readEvents(strings.NewReader(`{"time":"2026-11-26T12:00:00Z","level":"INFO","msg":"shutdown started"}
+{"time":"2026-11-26T12:00:00.5Z","level":"INFO","msg":"exited"}
+`))
+	d.finish("task13-kafka-flush", 0, time.Date(2026, 11, 26, 12, 0, 1, 0, time.UTC))
+	got := out.String()
+	if strings.Contains(got, "drained") || !strings.Contains(got, "no forced close") {
+		t.Errorf("run's last line is:\n%s\nwant it to say what the events show (no forced close), not that everything was drained: a program can lose work without logging it", got)
+	}
+	if !strings.Contains(got, "after shutdown started") {
+		t.Errorf("with no signal seen, run's last line is:\n%s\nwant the time counted from \"shutdown started\", and said so", got)
 	}
 }
 

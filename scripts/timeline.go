@@ -76,14 +76,28 @@ func timelineTask(ctx context.Context, ws *workspace.Workspace, n int, opts runO
 
 	results := make([]timeline.RequestResult, len(demo.Requests))
 	var clients sync.WaitGroup
+	signalled := make(chan struct{})
 	for i, r := range demo.Requests {
-		clients.Go(func() { results[i] = request(addr, rec.adminAddr, r) })
+		spec, after, later := strings.Cut(r, " @")
+		clients.Go(func() {
+			if later {
+				// Part of the scenario: this one is sent during the
+				// shutdown, that long after the signal.
+				d, _ := time.ParseDuration(after)
+				<-signalled
+				time.Sleep(d)
+			}
+			results[i] = request(addr, rec.adminAddr, spec)
+		})
 	}
 	// The scenario, not a synchronisation: the requests are in flight
 	// for this long when the signal comes.
 	time.Sleep(demo.SignalAfter)
 	signal := time.Now()
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	err = cmd.Process.Signal(syscall.SIGTERM)
+	close(signalled)
+	if err != nil {
+		clients.Wait()
 		return fmt.Errorf("the program exited before the signal:\n%s", rec.text())
 	}
 	select {
@@ -147,10 +161,16 @@ func request(addr string, admin func() string, spec string) timeline.RequestResu
 		resp, err = client.Do(req)
 	}
 	if err == nil {
-		body, rerr := io.ReadAll(io.LimitReader(resp.Body, 200))
+		body, rerr := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		resp.Body.Close()
 		err = rerr
-		r.Outcome = strings.TrimSpace(fmt.Sprintf("%d %s", resp.StatusCode, strings.TrimSpace(string(body))))
+		// A one-line answer as it is ("200 hello"); a longer one (a
+		// scrape) by its size.
+		text := strings.TrimSpace(string(body))
+		r.Outcome = strings.TrimSpace(fmt.Sprintf("%d %s", resp.StatusCode, text))
+		if n := strings.Count(text, "\n"); n > 0 || len(text) > 60 {
+			r.Outcome = fmt.Sprintf("%d, %d lines", resp.StatusCode, n+1)
+		}
 		r.Failed = resp.StatusCode >= 500
 	}
 	if err != nil {

@@ -53,7 +53,7 @@ func (s Story) Summary() string {
 	case s.Forced:
 		parts = append(parts, "requests were cut off (forced close)")
 	case s.Started && s.Exited && s.Errors == 0:
-		parts = append(parts, "everything in flight was drained")
+		parts = append(parts, "no forced close, no error logged")
 	}
 	if s.Started && !s.Exited {
 		parts = append(parts, `no "exited" event`)

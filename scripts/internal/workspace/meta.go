@@ -44,7 +44,9 @@ type Demo struct {
 	// Requests are "METHOD /path" (or just "/path", a GET), each on a
 	// connection of its own, to the program's public listener, or to its
 	// admin listener with "admin:/path"; "WS /path" opens a WebSocket and
-	// holds it until the server closes it.
+	// holds it until the server closes it. A request that ends in
+	// "@DURATION" is sent that long after SIGTERM instead ("GET
+	// admin:/metrics @1s": a scrape during the shutdown).
 	Requests    []string      `toml:"requests"`
 	SignalAfter time.Duration `toml:"-"`
 	SignalText  string        `toml:"signal_after"`
@@ -112,6 +114,13 @@ func loadMeta(path string) (*Meta, error) {
 	}
 	if len(m.Demo.Requests) == 0 {
 		m.Demo.Requests = []string{"GET /"}
+	}
+	for _, r := range m.Demo.Requests {
+		if _, after, ok := strings.Cut(r, " @"); ok {
+			if d, err := time.ParseDuration(after); err != nil || d < 0 {
+				return nil, fmt.Errorf("%s: demo request %q: want a duration after @, such as @500ms", path, r)
+			}
+		}
 	}
 	for i := range m.Hints {
 		m.Hints[i] = strings.TrimSpace(m.Hints[i])
