@@ -206,8 +206,8 @@ type display struct {
 	w     io.Writer
 	style style
 
-	mu       sync.Mutex
-	zero     time.Time // the signal, once it has come
+	mu   sync.Mutex
+	zero time.Time // the signal, once it has come
 	// zeroFrom is what zero is: "the signal", or "shutdown started" when
 	// the signal went straight to the program, or there was none.
 	zeroFrom string
