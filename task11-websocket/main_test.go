@@ -452,6 +452,7 @@ func TestNoGoroutineOutlivesRun(t *testing.T) {
 		}
 	}
 
+	cancelled := time.Now()
 	cancel()
 	endings := awaitAll(conns, 0, 3*time.Second)
 	for _, c := range conns {
@@ -460,7 +461,7 @@ func TestNoGoroutineOutlivesRun(t *testing.T) {
 	for i, e := range endings {
 		if e.code != websocket.CloseGoingAway || e.closeErr != nil {
 			t.Fatalf("client %d: %s; want a 1001 close frame, and the connection closed once the client answered.\n%s",
-				i, e.describe(time.Now()), log.Text())
+				i, e.describe(cancelled), log.Text())
 		}
 	}
 	select {

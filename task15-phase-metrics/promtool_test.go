@@ -39,6 +39,13 @@ func TestPromtoolFindsNoLintProblems(t *testing.T) {
 	if r.Err != nil || r.Status != 200 {
 		t.Fatalf("GET /metrics while the admin listener lingers got %v; want 200.\n%s", shorten(r), s.Transcript())
 	}
+	// A lint of nothing passes: the phase metrics must be there to be
+	// linted, or this test would pass on a program that has none.
+	for _, family := range []string{"shutdown_phase_duration_seconds", "shutdown_phase_started_total", "shutdown_phase_failed_total"} {
+		if !strings.Contains(r.Body, "# TYPE "+family+" ") {
+			t.Fatalf("the last scrape has no %s, so there is nothing of the task's to lint; want the three phase metrics.\n%s", family, s.Transcript())
+		}
+	}
 
 	cmd := exec.Command(promtool, "check", "metrics")
 	cmd.Stdin = strings.NewReader(r.Body)
