@@ -187,6 +187,16 @@ func (p *Program) Transcript() string {
 	select {
 	case <-p.done:
 	case <-time.After(transcriptWait):
+		// A program that has logged "exited" is past its last line and
+		// only ending (the race runtime's bookkeeping can take a moment
+		// on a busy machine): give it longer, so the transcript does not
+		// show "exited" and "still running" together.
+		if p.log.Has("exited") {
+			select {
+			case <-p.done:
+			case <-time.After(4 * transcriptWait):
+			}
+		}
 	}
 	var b strings.Builder
 	b.WriteString("--- what the program logged (standard error) ---\n")

@@ -216,7 +216,7 @@ func criterion(test string) string {
 		prev, cur := runes[i-1], runes[i]
 		nextLower := i+1 < len(runes) && unicode.IsLower(runes[i+1])
 		upperStarts := unicode.IsUpper(cur) && (!unicode.IsUpper(prev) || nextLower)
-		digitStarts := unicode.IsDigit(cur) && !unicode.IsDigit(prev)
+		digitStarts := unicode.IsDigit(cur) && unicode.IsLower(prev)
 		if upperStarts || digitStarts {
 			words = append(words, string(runes[start:i]))
 			start = i
@@ -228,8 +228,12 @@ func criterion(test string) string {
 			words[i] = strings.ToLower(w)
 		}
 	}
-	return pkg + strings.Join(words, " ")
+	return pkg + domainWords.Replace(strings.Join(words, " "))
 }
+
+// domainWords are the names that the split above cuts in two, put back as
+// the tasks write them.
+var domainWords = strings.NewReplacer("web sockets", "WebSockets", "web socket", "WebSocket", "pre stop", "preStop")
 
 func isAcronym(w string) bool {
 	return len(w) > 1 && strings.ToUpper(w) == w

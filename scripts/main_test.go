@@ -16,13 +16,16 @@ import (
 
 func TestCriterionReadsLikeWords(t *testing.T) {
 	for in, want := range map[string]string{
-		"TestInFlightRequestFinishes":       "in flight request finishes",
-		"TestBadFlagsExitTwo":               "bad flags exit two",
-		"TestHTTPServerDrains":              "HTTP server drains",
-		"TestReadyzIs503":                   "readyz is 503",
-		"TestLongPollAnswers503AtTheSignal": "long poll answers 503 at the signal",
-		"TestExitsWithin_Deadline":          "exits within deadline",
-		"lifecycle.TestPanicIsReported":     "lifecycle: panic is reported",
+		"TestInFlightRequestFinishes":                "in flight request finishes",
+		"TestBadFlagsExitTwo":                        "bad flags exit two",
+		"TestHTTPServerDrains":                       "HTTP server drains",
+		"TestReadyzIs503":                            "readyz is 503",
+		"TestLongPollAnswers503AtTheSignal":          "long poll answers 503 at the signal",
+		"TestSIGUSR1TogglesDebugLogging":             "SIGUSR1 toggles debug logging",
+		"TestPreStopFlipsReadinessAtOnce":            "preStop flips readiness at once",
+		"TestForcedHTTPDrainStillWaitsForWebSockets": "forced HTTP drain still waits for WebSockets",
+		"TestExitsWithin_Deadline":                   "exits within deadline",
+		"lifecycle.TestPanicIsReported":              "lifecycle: panic is reported",
 	} {
 		if got := criterion(in); got != want {
 			t.Errorf("criterion(%q) = %q, want %q", in, got, want)

@@ -70,15 +70,26 @@ func runTask(ctx context.Context, ws *workspace.Workspace, n int, opts runOption
 	}
 	d := &display{w: stderr, style: sty}
 	var wg sync.WaitGroup
+	read := make(chan struct{})
 	if render {
-		wg.Go(func() { d.readEvents(logs) })
+		go func() {
+			defer close(read)
+			d.readEvents(logs)
+		}()
+	} else {
+		close(read)
 	}
 	probeCtx, stopProbes := context.WithCancel(context.Background())
 	if opts.probes {
 		wg.Go(func() { d.probe(probeCtx) })
 	}
 	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	go func() {
+		// Wait closes the log's pipe: only once every line has been read
+		// from it (os/exec's rule), or the last events could be lost.
+		<-read
+		exited <- cmd.Wait()
+	}()
 
 	var waitErr error
 wait:

@@ -59,9 +59,19 @@ func Build(title string, evs []events.Event, reqs []RequestResult, signal, exit 
 	}
 	p.Rows = append(p.Rows, Row{Kind: Shutdown, Label: "shutdown", Start: 0, End: at(exit), Note: fmt.Sprintf("%.3fs, exit code %d", exit.Sub(signal).Seconds(), exitCode), Failed: exitCode != 0})
 	p.Rows = append(p.Rows, phases(evs, at, at(exit))...)
+	// The demo starts when its first request is sent (or at the signal):
+	// what the program logged before that, but "listening", is its
+	// steady state (ticks, start-up), not the story.
+	start := signal
+	for _, r := range reqs {
+		if r.Sent.Before(start) {
+			start = r.Sent
+		}
+	}
+	start = start.Add(-100 * time.Millisecond)
 	for _, ev := range evs {
-		if ev.Time.Before(signal.Add(-time.Second)) && ev.Msg != "listening" {
-			continue // the steady state before the demo: ticks, old requests
+		if ev.Time.Before(start) && ev.Msg != "listening" {
+			continue
 		}
 		if ev.Msg == "phase started" || ev.Msg == "phase done" || ev.Msg == "phase failed" {
 			continue // drawn as bars
