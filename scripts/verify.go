@@ -346,11 +346,9 @@ func verify(ctx context.Context, ws *workspace.Workspace, only []int, opts verif
 	}
 	sem := make(chan struct{}, jobs)
 	var wg sync.WaitGroup
-	// The later tasks' proofs are the heaviest (more packages to link,
-	// more to run): start them first, so that no long one is left to run
-	// alone at the end. The rows are printed in task order all the same.
-	for i := len(proofs) - 1; i >= 0; i-- {
-		p := proofs[i]
+	// In task order, as the rows are printed, so that they come out as
+	// they are proved.
+	for i, p := range proofs {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
