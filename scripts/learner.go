@@ -19,6 +19,12 @@ import (
 const (
 	testLimit          = 3 * time.Minute
 	programTestTimeout = time.Minute
+	// testParallel is how many of a task's tests run at once. The tests
+	// spend their time waiting on the program (its drain delays, its
+	// deadlines), not computing: go test's default, one per core, would
+	// add those waits up on a 2-core machine. Their bounds are derived
+	// from the programs' flags, with room for a loaded machine.
+	testParallel = 8
 	// A learner's test that waits without a bound hangs on a broken
 	// program; half a minute is ample for any honest one, and a learner
 	// should not wait longer than that to hear that their test hangs.
@@ -137,7 +143,7 @@ func testTask(ctx context.Context, ws *workspace.Workspace, n, jobs int) (*works
 
 // runWithFiles runs t's tests with fs swapped in.
 func runWithFiles(ctx context.Context, t *workspace.Task, fs overlay.Files, cached bool, testTimeout time.Duration) (*gotest.Run, error) {
-	g := gotest.Invocation{Dir: t.Path, Race: true, Cached: cached, TestTimeout: testTimeout, Limit: testLimit}
+	g := gotest.Invocation{Dir: t.Path, Race: true, Cached: cached, TestTimeout: testTimeout, Limit: testLimit, Parallel: testParallel}
 	if len(fs) > 0 {
 		dir, err := os.MkdirTemp("", "lab-run-")
 		if err != nil {

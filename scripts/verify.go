@@ -104,10 +104,11 @@ func prove(ctx context.Context, p proof) verdict {
 	if err != nil {
 		return verdict{detail: err.Error(), elapsed: time.Since(start)}
 	}
-	inv := gotest.Invocation{Dir: p.task.Path, Overlay: overlayPath, Race: true, NoVet: true, TestTimeout: programTestTimeout, Limit: testLimit}
+	inv := gotest.Invocation{Dir: p.task.Path, Overlay: overlayPath, Race: true, NoVet: true, TestTimeout: programTestTimeout, Limit: testLimit, Parallel: testParallel}
 	targeted := p.kind == "bug" && !p.reverse && len(p.bug.CaughtBy) > 0
 	if targeted {
 		inv.Run = runPattern(p.bug.CaughtBy)
+		inv.Packages = packagesOf(p.bug.CaughtBy)
 	}
 	run, err := inv.Exec(ctx)
 	if err != nil {
@@ -144,6 +145,21 @@ func runPattern(names []string) string {
 		bare = append(bare, regexp.QuoteMeta(n))
 	}
 	return "^(" + strings.Join(bare, "|") + ")$"
+}
+
+// packagesOf is what a run of only the named tests needs to build. When
+// they are all the root package's, that package alone: a sub-package's test
+// binary (task 20's deploy links k8s.io/api) takes seconds to link and
+// would run nothing. A sub-package's test keeps every package in the run,
+// so that its name keeps its qualification (qualifyNames counts from the
+// root package).
+func packagesOf(names []string) []string {
+	for _, n := range names {
+		if strings.Contains(n, ".Test") {
+			return nil
+		}
+	}
+	return []string{"."}
 }
 
 // judgeBugBy: a catalogued wrong answer fails the tests task.toml says

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -145,5 +146,17 @@ func TestAProgramAndTestTaskIsProvedBothWays(t *testing.T) {
 	check(ps[4], "main_test.go", "main.go")
 	if fs, _ := ps[4].files(); !strings.Contains(string(fs["main.go"]), "select {}") {
 		t.Errorf("the bug's reverse proof does not run the bugged program: %q", fs["main.go"])
+	}
+}
+
+func TestABugsCaughtByNamesItsRunAndItsPackages(t *testing.T) {
+	if got, want := runPattern([]string{"TestStorm", "lifecycle.TestLIFO"}), "^(TestStorm|TestLIFO)$"; got != want {
+		t.Errorf("runPattern = %q, want %q", got, want)
+	}
+	if got := packagesOf([]string{"TestStorm", "TestOneSignal"}); !slices.Equal(got, []string{"."}) {
+		t.Errorf("tests of the root package only: packages %q, want just \".\"", got)
+	}
+	if got := packagesOf([]string{"TestStorm", "deploy.TestManifestDecodesStrictly"}); got != nil {
+		t.Errorf("a sub-package's test: packages %q, want every package (nil)", got)
 	}
 }

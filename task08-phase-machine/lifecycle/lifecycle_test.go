@@ -64,7 +64,7 @@ func TestPhasesRunInReverseOrder(t *testing.T) {
 // full share.
 func TestEachPhaseGetsTheDefaultTimeout(t *testing.T) {
 	t.Parallel()
-	const timeout = 50 * time.Millisecond
+	const timeout = 200 * time.Millisecond
 	lc := lifecycle.New(timeout)
 	first, second := newProbe(t, timeout), newProbe(t, timeout)
 	add(t, lc, "database", second.phase)
@@ -90,7 +90,7 @@ func TestTimeoutOptionOverridesTheDefault(t *testing.T) {
 	t.Parallel()
 	const (
 		defaultTimeout = time.Minute
-		shorter        = 50 * time.Millisecond
+		shorter        = 200 * time.Millisecond
 		longer         = time.Hour
 	)
 	lc := lifecycle.New(defaultTimeout)
@@ -113,7 +113,7 @@ func TestTimeoutOptionOverridesTheDefault(t *testing.T) {
 // whole shutdown has a budget, and no phase may outlast it.
 func TestNoPhaseOutlastsTheShutdownDeadline(t *testing.T) {
 	t.Parallel()
-	const budget, shortPhase = time.Minute, 50 * time.Millisecond
+	const budget, shortPhase = time.Minute, 200 * time.Millisecond
 	lc := lifecycle.New(time.Hour)
 	long, short := newProbe(t, 0), newProbe(t, shortPhase)
 	add(t, lc, "database", long.phase)
@@ -172,7 +172,7 @@ func TestFailedPhaseDoesNotStopTheRest(t *testing.T) {
 // with an error that names it and wraps context.DeadlineExceeded.
 func TestOverrunningPhaseIsLeftBehind(t *testing.T) {
 	t.Parallel()
-	const timeout = 50 * time.Millisecond
+	const timeout = 200 * time.Millisecond
 	// The stuck phase is let go when the test ends, so that its goroutine
 	// ends too (goleak checks).
 	release := make(chan struct{})

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -18,6 +19,12 @@ type Invocation struct {
 	Race    bool
 	Cached  bool   // allow go test's result cache (check, list)
 	Run     string // -run pattern, or ""
+	// Parallel is go test's -parallel: how many of a package's parallel
+	// tests run at once; zero leaves go test's default, GOMAXPROCS.
+	Parallel int
+	// Packages are the packages to test, relative to Dir; none means
+	// "./...", every package of the task.
+	Packages []string
 	// NoVet turns off the vet checks go test runs before the tests: for
 	// the lab's own proofs, whose programs are vetted once elsewhere, and
 	// where a catalogued bug must fail a test, not vet.
@@ -34,12 +41,27 @@ type Invocation struct {
 
 // Args is the go command line.
 func (g Invocation) Args() []string {
-	args := []string{"test", "-json"}
-	if g.Race {
-		args = append(args, "-race")
-	}
+	args := append([]string{"test", "-json"}, g.buildFlags()...)
 	if !g.Cached {
 		args = append(args, "-count=1")
+	}
+	if g.Run != "" {
+		args = append(args, "-run", g.Run)
+	}
+	if g.Parallel > 0 {
+		args = append(args, "-parallel", strconv.Itoa(g.Parallel))
+	}
+	// The test binary's own limit comes first, so that a hang shows up as
+	// a panic that names the running tests; ours is the backstop.
+	args = append(args, "-timeout", g.testTimeout().String())
+	return append(args, g.packages()...)
+}
+
+// buildFlags are the flags that shape the test binaries.
+func (g Invocation) buildFlags() []string {
+	var args []string
+	if g.Race {
+		args = append(args, "-race")
 	}
 	if g.Overlay != "" {
 		args = append(args, "-overlay", g.Overlay)
@@ -50,18 +72,23 @@ func (g Invocation) Args() []string {
 	// No DWARF: nobody debugs these binaries, and leaving it out shortens
 	// every link. Panics and race reports still name functions and lines,
 	// from the binary's own tables.
-	args = append(args, "-ldflags=-w")
-	if g.Run != "" {
-		args = append(args, "-run", g.Run)
+	return append(args, "-ldflags=-w")
+}
+
+// testTimeout is the test binary's -timeout.
+func (g Invocation) testTimeout() time.Duration {
+	if g.TestTimeout > 0 {
+		return g.TestTimeout.Round(time.Second)
 	}
-	// The test binary's own limit comes first, so that a hang shows up as
-	// a panic that names the running tests; ours is the backstop.
-	timeout := g.TestTimeout
-	if timeout <= 0 {
-		timeout = g.Limit * 3 / 4
+	return (g.Limit * 3 / 4).Round(time.Second)
+}
+
+// packages are the package patterns to test.
+func (g Invocation) packages() []string {
+	if len(g.Packages) == 0 {
+		return []string{"./..."}
 	}
-	args = append(args, "-timeout", timeout.Round(time.Second).String(), "./...")
-	return args
+	return g.Packages
 }
 
 // Exec runs go test and parses what it reports.

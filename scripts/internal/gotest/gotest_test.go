@@ -102,12 +102,18 @@ func TestParseTestJSONTimeoutMarksRunningTests(t *testing.T) {
 
 func TestGoTestArgs(t *testing.T) {
 	got := Invocation{Overlay: "/tmp/o.json", Race: true, Limit: 40 * time.Second}.Args()
-	want := []string{"test", "-json", "-race", "-count=1", "-overlay", "/tmp/o.json", "-ldflags=-w", "-timeout", "30s", "./..."}
+	want := []string{"test", "-json", "-race", "-overlay", "/tmp/o.json", "-ldflags=-w", "-count=1", "-timeout", "30s", "./..."}
 	if !slices.Equal(got, want) {
 		t.Errorf("args = %q, want %q", got, want)
 	}
 	if got := (Invocation{Cached: true, Limit: time.Minute}).Args(); slices.Contains(got, "-count=1") {
 		t.Errorf("a cached run must not pass -count=1: %q", got)
+	}
+	if got := (Invocation{Parallel: 8, Limit: time.Minute}).Args(); !slices.Contains(got, "-parallel") || !slices.Contains(got, "8") {
+		t.Errorf("-parallel 8 is not passed on: %q", got)
+	}
+	if got := (Invocation{Packages: []string{"."}, Limit: time.Minute}).Args(); got[len(got)-1] != "." || slices.Contains(got, "./...") {
+		t.Errorf("a run of the root package only must name it alone: %q", got)
 	}
 }
 
@@ -130,6 +136,23 @@ func TestSubPackageTestsAreQualified(t *testing.T) {
 	}
 	if got := run.Explain("lifecycle.TestLIFO"); len(got) != 2 || got[0] != "three:" {
 		t.Errorf("Explain of the qualified name = %q, want its subtest", got)
+	}
+}
+
+// A run of one sub-package's test (verify's caught_by) has no test in the
+// root package, which still reports itself: the name keeps its package.
+func TestASubPackageTestRunAloneKeepsItsQualifiedName(t *testing.T) {
+	stream := `{"Action":"start","Package":"lab/t8"}
+{"Action":"start","Package":"lab/t8/lifecycle"}
+{"Action":"run","Package":"lab/t8/lifecycle","Test":"TestLIFO"}
+{"Action":"fail","Package":"lab/t8/lifecycle","Test":"TestLIFO","Elapsed":0.1}
+{"Action":"fail","Package":"lab/t8/lifecycle","Elapsed":0.2}
+{"Action":"output","Package":"lab/t8","Output":"testing: warning: no tests to run\n"}
+{"Action":"pass","Package":"lab/t8","Elapsed":0.1}
+`
+	run := Parse(strings.NewReader(stream))
+	if run.Test("lifecycle.TestLIFO") == nil {
+		t.Fatalf("tests = %v, want lifecycle.TestLIFO by its qualified name", run.Failed())
 	}
 }
 
@@ -217,17 +240,24 @@ func TestWaitsForever(t *testing.T) {
 `)
 	t.Setenv("GOWORK", "off")
 	t.Setenv("GOFLAGS", "")
-	run, err := Invocation{Dir: dir, TestTimeout: 2 * time.Second, Limit: 2 * time.Minute}.Exec(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !run.TimedOut {
-		t.Fatalf("TimedOut = false; tests: %v; output: %s", run.Tests, run.BuildOutput)
-	}
-	if s := run.Test("TestWaitsForever").Status; s != Timeout {
-		t.Errorf("the hanging test has status %q, want %q", s, Timeout)
-	}
-	if got := run.FailedOnly(); len(got) != 0 {
-		t.Errorf("FailedOnly() = %q, want none: a hang is not a failure", got)
+	// Both ways the lab runs go test: with its result cache (check) and
+	// without (verify, grade).
+	for _, cached := range []bool{true, false} {
+		run, err := Invocation{Dir: dir, Cached: cached, TestTimeout: 2 * time.Second, Limit: 2 * time.Minute}.Exec(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !run.TimedOut {
+			t.Fatalf("cached=%v: TimedOut = false; tests: %v; output: %s", cached, run.Tests, run.BuildOutput)
+		}
+		if s := run.Test("TestWaitsForever").Status; s != Timeout {
+			t.Errorf("cached=%v: the hanging test has status %q, want %q", cached, s, Timeout)
+		}
+		if s := run.Test("TestQuick").Status; s != Pass {
+			t.Errorf("cached=%v: the quick test has status %q, want pass", cached, s)
+		}
+		if got := run.FailedOnly(); len(got) != 0 {
+			t.Errorf("cached=%v: FailedOnly() = %q, want none: a hang is not a failure", cached, got)
+		}
 	}
 }

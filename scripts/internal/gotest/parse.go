@@ -30,6 +30,7 @@ func Parse(r io.Reader) *Run {
 	run := &Run{}
 	packageFailed := false
 	byName := map[string]*TestResult{}
+	root := "" // the task's root package: the shortest path seen
 	var buildOut []string
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
@@ -42,6 +43,9 @@ func Parse(r io.Reader) *Run {
 		}
 		if ev.Action == "output" && strings.HasPrefix(ev.Output, timeoutPanic) {
 			run.TimedOut = true
+		}
+		if ev.Package != "" && (root == "" || len(ev.Package) < len(root)) {
+			root = ev.Package
 		}
 		switch {
 		case ev.Action == "build-output":
@@ -85,7 +89,7 @@ func Parse(r io.Reader) *Run {
 		run.markRunning()
 	}
 	run.BuildOutput = strings.TrimSpace(strings.Join(buildOut, "\n"))
-	qualifyNames(run.Tests)
+	qualifyNames(run.Tests, root)
 	// A package fails whenever a test does; if none did, something after
 	// the tests failed it: goleak's check of leftover goroutines, a panic.
 	run.AfterTestsFailed = packageFailed && !run.BuildFailed && !run.TimedOut && len(run.Failed()) == 0 && len(run.Top()) > 0
@@ -94,14 +98,10 @@ func Parse(r io.Reader) *Run {
 
 // qualifyNames prefixes the tests of a task's sub-packages with the
 // package's path below the task's root package (lifecycle.TestLIFO), so that
-// each criterion has one name. The root package is the shortest path seen.
-func qualifyNames(tests []*TestResult) {
-	root := ""
-	for _, t := range tests {
-		if root == "" || len(t.pkg) < len(root) {
-			root = t.pkg
-		}
-	}
+// each criterion has one name. The root package is the shortest path that
+// any event named, a test's or the package's own: a run of a sub-package's
+// tests alone (-run) still reports the root package, with no test in it.
+func qualifyNames(tests []*TestResult, root string) {
 	for _, t := range tests {
 		if rel, ok := strings.CutPrefix(t.pkg, root+"/"); ok {
 			t.Name = strings.ReplaceAll(rel, "/", ".") + "." + t.Name
