@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/jackc/pgx/v5 v5.12.0
 	go.uber.org/goleak v1.3.0
+	gracefulshutdown.lab/labtest v0.0.0
 	modernc.org/sqlite v1.62.0
 )
 
