@@ -46,7 +46,7 @@ func (p *progressLine) update(done, total int, pkg string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if done == 0 {
-		fmt.Fprintf(p.w, "lab: compiling %d packages with the race detector, once: a first run takes minutes, later ones reuse Go's build cache\n", total)
+		fmt.Fprintf(p.w, "lab: compiling %s with the race detector, once: a first run takes minutes, later ones reuse Go's build cache\n", packages(total))
 		p.lastPrint = time.Now()
 		return
 	}
@@ -70,8 +70,16 @@ func (p *progressLine) finish(n int, err error) {
 	if err != nil {
 		// The runs that follow report a compile error in the learner's
 		// words; here it only means the warm-up stopped short.
-		fmt.Fprintf(p.w, "lab: compiled %d packages in %s; the rest is compiled by the runs\n", n, time.Since(p.start).Round(time.Second))
+		fmt.Fprintf(p.w, "lab: compiled %s in %s; the rest is compiled by the runs\n", packages(n), time.Since(p.start).Round(time.Second))
 		return
 	}
-	fmt.Fprintf(p.w, "lab: compiled %d packages in %s\n", n, time.Since(p.start).Round(time.Second))
+	fmt.Fprintf(p.w, "lab: compiled %s in %s\n", packages(n), time.Since(p.start).Round(time.Second))
+}
+
+// packages counts packages in words: "1 package", "15 packages".
+func packages(n int) string {
+	if n == 1 {
+		return "1 package"
+	}
+	return fmt.Sprintf("%d packages", n)
 }
