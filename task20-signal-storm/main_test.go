@@ -186,7 +186,13 @@ func expectOneShutdown(t *testing.T, s program, what string) {
 		t.Fatalf("%s: exit code 2, the code of a Go panic; want 0 after one clean shutdown. A later signal made the program panic: "+
 			"a close of a channel that the first signal had already closed, say.\n%s", what, s.Transcript())
 	default:
-		t.Fatalf("%s: exit code %d; want 0 after one clean shutdown.\n%s", what, code, s.Transcript())
+		if !log.Has("exited") {
+			t.Fatalf("%s: exit code %d, and the log has no \"exited\"; want exit code 0 after one clean shutdown.\n"+
+				"The process ended in the middle of its shutdown, from outside it: an os.Exit that a later signal reached, "+
+				"\"press Ctrl+C again to force\" say. That convention suits a person at a terminal; a repeated SIGTERM is the "+
+				"same request sent again (README.md), so every signal after the first must change nothing.\n%s", what, code, s.Transcript())
+		}
+		t.Fatalf("%s: exit code %d; want 0 after one clean shutdown: the events above say which part failed.\n%s", what, code, s.Transcript())
 	}
 	var seen []string
 	for _, ev := range log.Events() {

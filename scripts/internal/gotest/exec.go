@@ -41,27 +41,12 @@ type Invocation struct {
 
 // Args is the go command line.
 func (g Invocation) Args() []string {
-	args := append([]string{"test", "-json"}, g.buildFlags()...)
-	if !g.Cached {
-		args = append(args, "-count=1")
-	}
-	if g.Run != "" {
-		args = append(args, "-run", g.Run)
-	}
-	if g.Parallel > 0 {
-		args = append(args, "-parallel", strconv.Itoa(g.Parallel))
-	}
-	// The test binary's own limit comes first, so that a hang shows up as
-	// a panic that names the running tests; ours is the backstop.
-	args = append(args, "-timeout", g.testTimeout().String())
-	return append(args, g.packages()...)
-}
-
-// buildFlags are the flags that shape the test binaries.
-func (g Invocation) buildFlags() []string {
-	var args []string
+	args := []string{"test", "-json"}
 	if g.Race {
 		args = append(args, "-race")
+	}
+	if !g.Cached {
+		args = append(args, "-count=1")
 	}
 	if g.Overlay != "" {
 		args = append(args, "-overlay", g.Overlay)
@@ -72,7 +57,17 @@ func (g Invocation) buildFlags() []string {
 	// No DWARF: nobody debugs these binaries, and leaving it out shortens
 	// every link. Panics and race reports still name functions and lines,
 	// from the binary's own tables.
-	return append(args, "-ldflags=-w")
+	args = append(args, "-ldflags=-w")
+	if g.Run != "" {
+		args = append(args, "-run", g.Run)
+	}
+	if g.Parallel > 0 {
+		args = append(args, "-parallel", strconv.Itoa(g.Parallel))
+	}
+	// The test binary's own limit comes first, so that a hang shows up as
+	// a panic that names the running tests; ours is the backstop.
+	args = append(args, "-timeout", g.testTimeout().String())
+	return append(args, g.packages()...)
 }
 
 // testTimeout is the test binary's -timeout.

@@ -102,7 +102,7 @@ func TestParseTestJSONTimeoutMarksRunningTests(t *testing.T) {
 
 func TestGoTestArgs(t *testing.T) {
 	got := Invocation{Overlay: "/tmp/o.json", Race: true, Limit: 40 * time.Second}.Args()
-	want := []string{"test", "-json", "-race", "-overlay", "/tmp/o.json", "-ldflags=-w", "-count=1", "-timeout", "30s", "./..."}
+	want := []string{"test", "-json", "-race", "-count=1", "-overlay", "/tmp/o.json", "-ldflags=-w", "-timeout", "30s", "./..."}
 	if !slices.Equal(got, want) {
 		t.Errorf("args = %q, want %q", got, want)
 	}
