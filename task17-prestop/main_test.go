@@ -406,6 +406,20 @@ func TestPreStopStateHasNoDataRace(t *testing.T) {
 	if !raceDetectorOn() {
 		t.Skip("the race detector judges this criterion: run go test -race, as go run ./scripts check 17 does")
 	}
+	// The detector sees a race only in the interleavings where nothing
+	// happens to order the two sides (a log line, a socket between them),
+	// and one shutdown gives it one chance: on a loaded machine a race
+	// was missed in about one shutdown in twenty. Three shutdowns, each a
+	// fresh run, make a miss rare; the first race found ends the test.
+	for round := 1; round <= 3 && !t.Failed(); round++ {
+		preStopRaceRound(t, round)
+	}
+}
+
+// preStopRaceRound is one shutdown of TestPreStopStateHasNoDataRace: run
+// in-process, cancelled, and five hook calls spread over its drain delay.
+func preStopRaceRound(t *testing.T, round int) {
+	t.Helper()
 	log := labtest.NewEventLog()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -461,13 +475,13 @@ func TestPreStopStateHasNoDataRace(t *testing.T) {
 		// A call that a busy machine delays until the admin listener has
 		// closed is refused: that is the end of the shutdown, not a fault.
 		if (r.Err != nil || r.Status != http.StatusOK) && !labtest.Refused(r.Err) {
-			t.Errorf("hook %d of %d, just after the signal, got %v; want 200 at once.\n%s--- what run logged ---\n%s",
-				i+1, len(answers), r, hookHint(r), log.Text())
+			t.Errorf("shutdown %d: hook %d of %d, just after the signal, got %v; want 200 at once.\n%s--- what run logged ---\n%s",
+				round, i+1, len(answers), r, hookHint(r), log.Text())
 			break // the others went the same way
 		}
 	}
 	if code != 0 {
-		t.Errorf("run returned %d after a clean shutdown; want 0.\n--- what run logged ---\n%s", code, log.Text())
+		t.Errorf("shutdown %d: run returned %d after a clean shutdown; want 0.\n--- what run logged ---\n%s", round, code, log.Text())
 	}
 }
 
