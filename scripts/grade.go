@@ -211,7 +211,7 @@ func gradeCopy(ctx context.Context, lab *workspace.Workspace, manifest workspace
 			}
 			g.Replaced = replaced
 			if labTask.Meta.GradesProgram() {
-				run, err := runWithFiles(ctx, t, labTask.WithoutLearnerTests(labFiles), false, programTestTimeout)
+				run, err := runWithFiles(ctx, t, labTask.WithoutLearnerTests(labFiles), nil, false, programTestTimeout)
 				fillGrade(g, run, err)
 			}
 			if labTask.Meta.GradesTest() && g.Status != "build-error" {

@@ -89,7 +89,7 @@ func testLearner(ctx context.Context, ws *workspace.Workspace, m workspace.Manif
 	}
 	r := learnerResult{drifts: drifts}
 	if t.Meta.GradesProgram() {
-		if r.run, err = runWithFiles(ctx, t, t.WithoutLearnerTests(labFiles), true, programTestTimeout); err != nil {
+		if r.run, err = runWithFiles(ctx, t, t.WithoutLearnerTests(labFiles), nil, true, programTestTimeout); err != nil {
 			return r, err
 		}
 	}
@@ -141,9 +141,10 @@ func testTask(ctx context.Context, ws *workspace.Workspace, n, jobs int) (*works
 	return t, r, err
 }
 
-// runWithFiles runs t's tests with fs swapped in.
-func runWithFiles(ctx context.Context, t *workspace.Task, fs overlay.Files, cached bool, testTimeout time.Duration) (*gotest.Run, error) {
-	g := gotest.Invocation{Dir: t.Path, Race: true, Cached: cached, TestTimeout: testTimeout, Limit: testLimit, Parallel: testParallel}
+// runWithFiles runs the tests of t's packages (none: all of them) with fs
+// swapped in.
+func runWithFiles(ctx context.Context, t *workspace.Task, fs overlay.Files, packages []string, cached bool, testTimeout time.Duration) (*gotest.Run, error) {
+	g := gotest.Invocation{Dir: t.Path, Race: true, Cached: cached, TestTimeout: testTimeout, Limit: testLimit, Parallel: testParallel, Packages: packages}
 	if len(fs) > 0 {
 		dir, err := os.MkdirTemp("", "lab-run-")
 		if err != nil {

@@ -114,7 +114,7 @@ func gradeTestTask(ctx context.Context, labTask, t *workspace.Task, base overlay
 					return
 				}
 			}
-			c.Run, c.Err = runWithFiles(ctx, t, fs, cached, learnerTestTimeout)
+			c.Run, c.Err = runWithFiles(ctx, t, fs, labTask.Meta.TestPackages(), cached, learnerTestTimeout)
 		})
 	}
 	wg.Wait()

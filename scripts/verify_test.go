@@ -3,7 +3,6 @@ package main
 import (
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -153,10 +152,21 @@ func TestABugsCaughtByNamesItsRunAndItsPackages(t *testing.T) {
 	if got, want := runPattern([]string{"TestStorm", "lifecycle.TestLIFO"}), "^(TestStorm|TestLIFO)$"; got != want {
 		t.Errorf("runPattern = %q, want %q", got, want)
 	}
-	if got := packagesOf([]string{"TestStorm", "TestOneSignal"}); !slices.Equal(got, []string{"."}) {
-		t.Errorf("tests of the root package only: packages %q, want just \".\"", got)
+	for name, want := range map[string]string{"TestStorm": ".", "deploy.TestManifestDecodesStrictly": "./deploy", "a.b.TestX": "./a/b"} {
+		if got := packageOf(name); got != want {
+			t.Errorf("packageOf(%q) = %q, want %q", name, got, want)
+		}
 	}
-	if got := packagesOf([]string{"TestStorm", "deploy.TestManifestDecodesStrictly"}); got != nil {
-		t.Errorf("a sub-package's test: packages %q, want every package (nil)", got)
+}
+
+// verify runs a bug's second caught_by test only when the first misses, so
+// a renamed second test is found against the reference's run of them all.
+func TestARenamedCaughtByTestIsFoundInTheReferencesRun(t *testing.T) {
+	ref := &gotest.Run{Tests: []*gotest.TestResult{{Name: "TestStorm"}, {Name: "lifecycle.TestLIFO"}}}
+	if gone := caughtByRenamed(ref, []string{"TestStorm", "lifecycle.TestLIFO"}); len(gone) != 0 {
+		t.Errorf("both tests are in the reference's run, yet %q is reported gone", gone)
+	}
+	if gone := caughtByRenamed(ref, []string{"TestStorm", "TestOldName"}); len(gone) != 1 || gone[0] != "TestOldName" {
+		t.Errorf("caughtByRenamed = %q, want [TestOldName]", gone)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -37,27 +38,19 @@ type Invocation struct {
 	// a test binary that hangs past its own -timeout, or a build that
 	// never ends.
 	Limit time.Duration
+	// Keep is a store of test binaries, by their inputs, that runs share
+	// (see execKept), or "": go test builds and runs them in a temporary
+	// folder. A kept run is never a cached one: its tests always run.
+	Keep string
 }
 
 // Args is the go command line.
 func (g Invocation) Args() []string {
 	args := []string{"test", "-json"}
-	if g.Race {
-		args = append(args, "-race")
-	}
 	if !g.Cached {
 		args = append(args, "-count=1")
 	}
-	if g.Overlay != "" {
-		args = append(args, "-overlay", g.Overlay)
-	}
-	if g.NoVet {
-		args = append(args, "-vet=off")
-	}
-	// No DWARF: nobody debugs these binaries, and leaving it out shortens
-	// every link. Panics and race reports still name functions and lines,
-	// from the binary's own tables.
-	args = append(args, "-ldflags=-w")
+	args = append(args, g.buildFlags()...)
 	if g.Run != "" {
 		args = append(args, "-run", g.Run)
 	}
@@ -68,6 +61,24 @@ func (g Invocation) Args() []string {
 	// a panic that names the running tests; ours is the backstop.
 	args = append(args, "-timeout", g.testTimeout().String())
 	return append(args, g.packages()...)
+}
+
+// buildFlags are the flags that decide how the test binaries are built.
+func (g Invocation) buildFlags() []string {
+	var flags []string
+	if g.Race {
+		flags = append(flags, "-race")
+	}
+	if g.Overlay != "" {
+		flags = append(flags, "-overlay", g.Overlay)
+	}
+	if g.NoVet {
+		flags = append(flags, "-vet=off")
+	}
+	// No DWARF: nobody debugs these binaries, and leaving it out shortens
+	// every link. Panics and race reports still name functions and lines,
+	// from the binary's own tables.
+	return append(flags, "-ldflags=-w")
 }
 
 // testTimeout is the test binary's -timeout.
@@ -88,6 +99,9 @@ func (g Invocation) packages() []string {
 
 // Exec runs go test and parses what it reports.
 func (g Invocation) Exec(ctx context.Context) (*Run, error) {
+	if g.Keep != "" {
+		return g.execKept(ctx)
+	}
 	ctx, cancel := context.WithTimeout(ctx, g.Limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", g.Args()...)
@@ -104,7 +118,10 @@ func (g Invocation) Exec(ctx context.Context) (*Run, error) {
 	// The programs that tests start are grandchildren; a test binary that
 	// panicked or was killed leaves them running. Sweep the whole group.
 	killProcessGroup(cmd)
-	run := Parse(&stdout)
+	// The root package by name: a run of a sub-package alone still
+	// qualifies its tests' names (service.TestX).
+	module, _ := modulePath(filepath.Join(g.Dir, "go.mod"))
+	run := parse(&stdout, module)
 	run.Elapsed = time.Since(start)
 	if ctx.Err() != nil {
 		run.TimedOut = true

@@ -102,7 +102,7 @@ func TestParseTestJSONTimeoutMarksRunningTests(t *testing.T) {
 
 func TestGoTestArgs(t *testing.T) {
 	got := Invocation{Overlay: "/tmp/o.json", Race: true, Limit: 40 * time.Second}.Args()
-	want := []string{"test", "-json", "-race", "-count=1", "-overlay", "/tmp/o.json", "-ldflags=-w", "-timeout", "30s", "./..."}
+	want := []string{"test", "-json", "-count=1", "-race", "-overlay", "/tmp/o.json", "-ldflags=-w", "-timeout", "30s", "./..."}
 	if !slices.Equal(got, want) {
 		t.Errorf("args = %q, want %q", got, want)
 	}
@@ -240,24 +240,30 @@ func TestWaitsForever(t *testing.T) {
 `)
 	t.Setenv("GOWORK", "off")
 	t.Setenv("GOFLAGS", "")
-	// Both ways the lab runs go test: with its result cache (check) and
-	// without (verify, grade).
-	for _, cached := range []bool{true, false} {
-		run, err := Invocation{Dir: dir, Cached: cached, TestTimeout: 2 * time.Second, Limit: 2 * time.Minute}.Exec(context.Background())
+	// Every way the lab runs go test: with its result cache (check),
+	// without (grade), and with kept binaries (verify).
+	ways := map[string]Invocation{
+		"cached": {Cached: true},
+		"fresh":  {},
+		"kept":   {Keep: t.TempDir()},
+	}
+	for way, inv := range ways {
+		inv.Dir, inv.TestTimeout, inv.Limit = dir, 2*time.Second, 2*time.Minute
+		run, err := inv.Exec(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !run.TimedOut {
-			t.Fatalf("cached=%v: TimedOut = false; tests: %v; output: %s", cached, run.Tests, run.BuildOutput)
+			t.Fatalf("%s: TimedOut = false; tests: %v; output: %s", way, run.Tests, run.BuildOutput)
 		}
 		if s := run.Test("TestWaitsForever").Status; s != Timeout {
-			t.Errorf("cached=%v: the hanging test has status %q, want %q", cached, s, Timeout)
+			t.Errorf("%s: the hanging test has status %q, want %q", way, s, Timeout)
 		}
 		if s := run.Test("TestQuick").Status; s != Pass {
-			t.Errorf("cached=%v: the quick test has status %q, want pass", cached, s)
+			t.Errorf("%s: the quick test has status %q, want pass", way, s)
 		}
 		if got := run.FailedOnly(); len(got) != 0 {
-			t.Errorf("cached=%v: FailedOnly() = %q, want none: a hang is not a failure", cached, got)
+			t.Errorf("%s: FailedOnly() = %q, want none: a hang is not a failure", way, got)
 		}
 	}
 }

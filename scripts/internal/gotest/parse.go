@@ -26,11 +26,15 @@ const timeoutPanic = "panic: test timed out after"
 // Parse reads the event stream of one package and its sub-packages. Lines
 // that are not events (older toolchains print build errors that way) are
 // kept as build output.
-func Parse(r io.Reader) *Run {
+func Parse(r io.Reader) *Run { return parse(r, "") }
+
+// parse is Parse with the task's root package named, or "" for the
+// shortest package path that the stream names.
+func parse(r io.Reader, root string) *Run {
 	run := &Run{}
 	packageFailed := false
 	byName := map[string]*TestResult{}
-	root := "" // the task's root package: the shortest path seen
+	given := root != ""
 	var buildOut []string
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
@@ -44,7 +48,7 @@ func Parse(r io.Reader) *Run {
 		if ev.Action == "output" && strings.HasPrefix(ev.Output, timeoutPanic) {
 			run.TimedOut = true
 		}
-		if ev.Package != "" && (root == "" || len(ev.Package) < len(root)) {
+		if !given && ev.Package != "" && (root == "" || len(ev.Package) < len(root)) {
 			root = ev.Package
 		}
 		switch {
@@ -73,6 +77,11 @@ func Parse(r io.Reader) *Run {
 		switch ev.Action {
 		case "pass", "fail", "skip":
 			t.Status = Status(ev.Action)
+			// No test ends after the time-out's panic: test2json, run
+			// on a binary by itself, fails the tests left running.
+			if run.TimedOut && ev.Action == "fail" {
+				t.Status = Timeout
+			}
 			t.Seconds = math.Round(ev.Elapsed*1000) / 1000
 		case "output":
 			// After a time-out's panic the rest is the goroutine dump: it

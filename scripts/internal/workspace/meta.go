@@ -134,6 +134,24 @@ func (m *Meta) GradesProgram() bool { return m.Kind != "test" }
 // GradesTest reports whether the learner's test is graded in reverse.
 func (m *Meta) GradesTest() bool { return m.Kind != "program" }
 
+// TestPackages are the packages of the learner's test, as go test names
+// them relative to the task folder ("." or "./service"): all that a run of
+// the learner's test needs. The task's other packages hold only the lab's
+// tests, which must not judge with it, and would only add their time.
+func (m *Meta) TestPackages() []string {
+	var pkgs []string
+	for _, f := range m.TestFiles {
+		dir := filepath.ToSlash(filepath.Dir(f))
+		if dir != "." {
+			dir = "./" + dir
+		}
+		if !slices.Contains(pkgs, dir) {
+			pkgs = append(pkgs, dir)
+		}
+	}
+	return pkgs
+}
+
 // BugPatch is where the patch of bug b of task t lives.
 func (t *Task) BugPatch(b Bug) string {
 	return filepath.Join(t.SolPath, "bugs", b.Name+".patch")
