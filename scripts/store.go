@@ -16,17 +16,21 @@ const storeUnusedFor = 24 * time.Hour
 
 // testBinaryStore is where verify keeps the test binaries of its proofs,
 // by their inputs, for every clone of the lab on this machine: the user's
-// cache folder (~/.cache on Linux), next to Go's own build cache, trimmed
-// of what no run used for storeUnusedFor. Delete it at any time: the next
-// verify builds again what it needs.
+// cache folder (~/.cache on Linux), next to Go's own build cache, or the
+// temporary folder where there is none (no HOME) or it cannot be written.
+// It is trimmed of what no run used for storeUnusedFor. Delete it at any
+// time: the next verify builds again what it needs.
 func testBinaryStore() (string, error) {
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("no cache folder for verify's test binaries: %w", err)
+	var dirs []string
+	if cache, err := os.UserCacheDir(); err == nil {
+		dirs = append(dirs, filepath.Join(cache, "graceful-shutdown-lab", "test-binaries"))
 	}
-	dir := filepath.Join(cache, "graceful-shutdown-lab", "test-binaries")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
+	dirs = append(dirs, filepath.Join(os.TempDir(), fmt.Sprintf("graceful-shutdown-lab-%d", os.Getuid()), "test-binaries"))
+	var err error
+	for _, dir := range dirs {
+		if err = os.MkdirAll(dir, 0o755); err == nil {
+			return dir, gotest.TrimKept(dir, storeUnusedFor)
+		}
 	}
-	return dir, gotest.TrimKept(dir, storeUnusedFor)
+	return "", fmt.Errorf("no folder for verify's test binaries: %w", err)
 }
