@@ -22,8 +22,8 @@ import (
 // binaries, and any change finds none. The key is deliberately wider than
 // what go would look at, and it is all there is: the go command is not
 // asked again. It hashes every file of the task's module and of the
-// workspace modules that its go.mod replaces with a local folder, whatever
-// the file; the workspace's go.work and go.work.sum; the files the overlay
+// workspace modules it requires (see localModules), whatever the file; the
+// workspace's go.work and go.work.sum; the files the overlay
 // swaps in; the packages and the build flags; and `go env`, which names the
 // toolchain's version and every setting that changes a build. Paths go in
 // relative to the workspace, so that another clone matches. Modules from

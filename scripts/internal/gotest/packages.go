@@ -24,10 +24,11 @@ type testPackage struct {
 	pattern    string // how go test is told of it, relative to the task: ".", "./lifecycle"
 }
 
-// testPackages returns the task's module path and lists, root first, the packages that patterns (none meaning
-// "./...") name under dir and that have test files, as a build with the
-// overlay at overlayPath sees them: its deleted test files gone, its added
-// ones present, and build constraints applied as under -race.
+// testPackages returns the module path of the task in dir, and the
+// packages that patterns (none meaning "./...") name under dir and that
+// have test files, root first, as a build with the overlay at overlayPath
+// sees them: its deleted files gone, its added ones present, and build
+// constraints applied as under -race.
 func testPackages(dir string, patterns []string, overlayPath string) (string, []testPackage, error) {
 	module, err := modulePath(filepath.Join(dir, "go.mod"))
 	if err != nil {
