@@ -121,7 +121,7 @@ func (g Invocation) Exec(ctx context.Context) (*Run, error) {
 	// The root package by name: a run of a sub-package alone still
 	// qualifies its tests' names (service.TestX).
 	module, _ := modulePath(filepath.Join(g.Dir, "go.mod"))
-	run := parse(&stdout, module)
+	run := Parse(&stdout, module)
 	run.Elapsed = time.Since(start)
 	if ctx.Err() != nil {
 		run.TimedOut = true

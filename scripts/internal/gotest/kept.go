@@ -64,7 +64,7 @@ func (g Invocation) execKept(ctx context.Context) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	run = parse(streams, module)
+	run = Parse(streams, module)
 	run.Elapsed = time.Since(start)
 	if ctx.Err() != nil {
 		run.TimedOut = true

@@ -23,18 +23,14 @@ type event struct {
 // running, not of the package, and that test gets no fail event at all.
 const timeoutPanic = "panic: test timed out after"
 
-// Parse reads the event stream of one package and its sub-packages. Lines
-// that are not events (older toolchains print build errors that way) are
-// kept as build output.
-func Parse(r io.Reader) *Run { return parse(r, "") }
-
-// parse is Parse with the task's root package named, or "" for the
-// shortest package path that the stream names.
-func parse(r io.Reader, root string) *Run {
+// Parse reads the event stream of the task whose root package is root, and
+// of its sub-packages, whose tests it names with their package below root
+// (lifecycle.TestLIFO). Lines that are not events (older toolchains print
+// build errors that way) are kept as build output.
+func Parse(r io.Reader, root string) *Run {
 	run := &Run{}
 	packageFailed := false
 	byName := map[string]*TestResult{}
-	given := root != ""
 	var buildOut []string
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
@@ -47,9 +43,6 @@ func parse(r io.Reader, root string) *Run {
 		}
 		if ev.Action == "output" && strings.HasPrefix(ev.Output, timeoutPanic) {
 			run.TimedOut = true
-		}
-		if !given && ev.Package != "" && (root == "" || len(ev.Package) < len(root)) {
-			root = ev.Package
 		}
 		switch {
 		case ev.Action == "build-output":
@@ -107,9 +100,8 @@ func parse(r io.Reader, root string) *Run {
 
 // qualifyNames prefixes the tests of a task's sub-packages with the
 // package's path below the task's root package (lifecycle.TestLIFO), so that
-// each criterion has one name. The root package is the shortest path that
-// any event named, a test's or the package's own: a run of a sub-package's
-// tests alone (-run) still reports the root package, with no test in it.
+// each criterion has one name, however the run was cut: all packages, or
+// one sub-package alone.
 func qualifyNames(tests []*TestResult, root string) {
 	for _, t := range tests {
 		if rel, ok := strings.CutPrefix(t.pkg, root+"/"); ok {
