@@ -25,10 +25,6 @@ const (
 	// add those waits up on a 2-core machine. Their bounds are derived
 	// from the programs' flags, with room for a loaded machine.
 	testParallel = 8
-	// A learner's test that waits without a bound hangs on a broken
-	// program; half a minute is ample for any honest one, and a learner
-	// should not wait longer than that to hear that their test hangs.
-	learnerTestTimeout = 30 * time.Second
 )
 
 // learnerResult is how the learner's copy of a task fares: its tests' run

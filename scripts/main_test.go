@@ -101,6 +101,24 @@ func TestEveryTaskMetadataIsConsistent(t *testing.T) {
 				t.Errorf("%s: bug %s: %v", task.Dir, b.Name, err)
 			}
 		}
+		ref, err := task.ReferenceFiles()
+		if err != nil {
+			t.Fatalf("%s: %v", task.Dir, err)
+		}
+		for _, v := range m.Variants {
+			if _, err := task.WithVariant(v, ref); err != nil {
+				t.Errorf("%s: variant %s: %v", task.Dir, v.Name, err)
+			}
+		}
+		for _, w := range m.WeakTests {
+			weak, err := task.WithWeakTest(w, ref)
+			if err == nil {
+				_, err = task.WithProgram(w.RejectedBy, weak)
+			}
+			if err != nil {
+				t.Errorf("%s: weak test %s: %v", task.Dir, w.Name, err)
+			}
+		}
 		if m.Kind == "test" {
 			// The reference of a test task carries a copy of the program so
 			// that its folder builds on its own; it must be the same program.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"gracefulshutdown.lab/scripts/internal/gotest"
 	"gracefulshutdown.lab/scripts/internal/overlay"
@@ -18,11 +19,16 @@ import (
 
 // programCheck is one program the learner's test was run against.
 type programCheck struct {
-	Label  string // "the correct program" or the bug's name
-	What   string // for a broken program: what is wrong with it
-	Broken bool
-	Run    *gotest.Run
-	Err    error
+	Label string // "the correct program", a variant's or a bug's name
+	// What is, for a broken program, what is wrong with it, and for a
+	// variant, how it differs.
+	What    string
+	Broken  bool
+	Variant bool // a correct program, timed differently
+	Run     *gotest.Run
+	Err     error
+	// Timeout is the bound of one run of the learner's test.
+	Timeout time.Duration
 }
 
 // OK reports whether the learner's test judged this program right.
@@ -46,11 +52,13 @@ func (c *programCheck) Problem() []string {
 	case c.Run.BuildFailed:
 		return []string{"does not build:", c.Run.BuildOutput}
 	case c.Run.TimedOut:
-		return []string{fmt.Sprintf("time-out: your test was still running after %v on this program, so it neither passed nor caught anything; bound every wait (select with time.After) so that it fails instead of hanging", learnerTestTimeout)}
+		return []string{fmt.Sprintf("time-out: your test was still running after %v on this program, so it neither passed nor caught anything; bound every wait (select with time.After) so that it fails instead of hanging, and never sit one out whole (a time.Sleep, a handler that sleeps instead of watching its request's context)", c.Timeout)}
 	case c.Broken && hasSkip(c.Run):
 		return []string{fmt.Sprintf("your test skipped itself on a program that %s; it should fail on it", c.What)}
 	case c.Broken:
 		return []string{fmt.Sprintf("your test passed on a program that %s; it should fail on it", c.What)}
+	case c.Variant && c.Run.OK() && hasSkip(c.Run):
+		return []string{fmt.Sprintf("your test skips itself on a correct program that %s: a skipped test is not done", c.What)}
 	case len(c.Run.Top()) == 0:
 		return []string{"no test ran: write your test where the task's TODO says"}
 	case hasSkip(c.Run):
@@ -59,6 +67,9 @@ func (c *programCheck) Problem() []string {
 		return []string{"your test passed, then the test binary failed:", packageProblem(c.Run)}
 	}
 	var lines []string
+	if c.Variant {
+		lines = append(lines, fmt.Sprintf("this program is correct too: it %s. A test that fails here depends on timing the task does not promise: it sleeps where it should wait for an event, or reads a value once where it should watch it change.", c.What))
+	}
 	for _, name := range c.Run.Failed() {
 		lines = append(lines, name+" failed on the correct program:")
 		lines = append(lines, c.Run.Explain(name)...)
@@ -97,28 +108,50 @@ func hasSkip(run *gotest.Run) bool {
 // does not write when t is another workspace's copy (grade), or the lab's
 // files that differ in the learner's own copy (check).
 func gradeTestTask(ctx context.Context, labTask, t *workspace.Task, base overlay.Files, cached bool, jobs int) ([]*programCheck, error) {
-	checks := []*programCheck{{Label: "the correct program"}}
-	for _, b := range labTask.Meta.Bugs {
-		checks = append(checks, &programCheck{Label: b.Name, What: b.What, Broken: true})
-	}
+	checks := programChecks(labTask.Meta)
 	sem := make(chan struct{}, jobs)
 	var wg sync.WaitGroup
-	for i, c := range checks {
+	for _, c := range checks {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			fs := base
-			if c.Broken {
-				fs, c.Err = labTask.WithBug(labTask.Meta.Bugs[i-1], base)
-				if c.Err != nil {
-					return
-				}
-			}
-			c.Run, c.Err = runWithFiles(ctx, t, fs, labTask.Meta.TestPackages(), cached, learnerTestTimeout)
+			runCheck(ctx, labTask, t, base, c, cached)
 		})
 	}
 	wg.Wait()
 	return checks, nil
+}
+
+// programChecks lists the programs a learner's test of task m is run
+// against: the correct program first, then its variants (correct too, and
+// timed differently), then the broken ones.
+func programChecks(m *workspace.Meta) []*programCheck {
+	checks := []*programCheck{{Label: correctLabel}}
+	for _, v := range m.Variants {
+		checks = append(checks, &programCheck{Label: v.Name, What: v.What, Variant: true})
+	}
+	for _, b := range m.Bugs {
+		checks = append(checks, &programCheck{Label: b.Name, What: b.What, Broken: true})
+	}
+	for _, c := range checks {
+		c.Timeout = m.LearnerTestTimeout
+	}
+	return checks
+}
+
+// correctLabel is the correct program's check's label.
+const correctLabel = "the correct program"
+
+// runCheck runs the learner's test in t on the program that c names, which
+// is base with the variant's or the bug's patch applied.
+func runCheck(ctx context.Context, labTask, t *workspace.Task, base overlay.Files, c *programCheck, cached bool) {
+	fs := base
+	if c.Label != correctLabel {
+		if fs, c.Err = labTask.WithProgram(c.Label, base); c.Err != nil {
+			return
+		}
+	}
+	c.Run, c.Err = runWithFiles(ctx, t, fs, labTask.Meta.TestPackages(), cached, c.Timeout)
 }
 
 // explainChecks prints the reverse grading of a learner's test, program by
@@ -128,6 +161,9 @@ func explainChecks(t *workspace.Task, checks []*programCheck, w io.Writer) (pass
 	judged := checks[0].OK()
 	for _, c := range checks {
 		label := "passes on " + c.Label
+		if c.Variant {
+			label = "passes on a correct program timed differently, " + c.Label
+		}
 		if c.Broken {
 			label = "catches the broken program " + c.Label
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	"gracefulshutdown.lab/scripts/internal/gotest"
@@ -58,5 +59,28 @@ func TestALearnersTestThatHangsIsATimeout(t *testing.T) {
 	}
 	if g.Passed != 1 {
 		t.Errorf("passed %d of 2, want 1: the hang caught nothing", g.Passed)
+	}
+}
+
+// TestAVariantIsJudgedAsACorrectProgram: a learner's test must pass on a
+// correct program timed differently, and is told why when it does not; a
+// variant is judged even before the test passes on the correct program.
+func TestAVariantIsJudgedAsACorrectProgram(t *testing.T) {
+	pass := runOf(map[string]gotest.Status{"TestA": gotest.Pass})
+	fail := runOf(map[string]gotest.Status{"TestA": gotest.Fail})
+	variant := &programCheck{Label: "slow-start", What: "starts serving 300 ms after it listens", Variant: true, Run: fail}
+	if variant.OK() {
+		t.Fatal("a test failing on a variant was judged right")
+	}
+	if p := variant.Problem(); len(p) == 0 || !strings.Contains(p[0], "correct too") || !strings.Contains(p[0], variant.What) {
+		t.Errorf("the problem of a failing variant is %q; want it to say the program is correct too, and how it differs", p)
+	}
+	checks := []*programCheck{{Run: pass}, variant, {Broken: true, Run: fail}}
+	if n := judgedOK(checks); n != 2 {
+		t.Errorf("scored %d of 3 with the variant failed, want 2", n)
+	}
+	variant.Run = pass
+	if n := judgedOK(checks); n != 3 {
+		t.Errorf("scored %d of 3, want 3", n)
 	}
 }

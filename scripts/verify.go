@@ -22,8 +22,14 @@ import (
 // A proof is one row of verify: one version of a task, tested, and judged.
 type proof struct {
 	task *workspace.Task
-	kind string        // "reference", "starter" or "bug"
+	kind string        // "reference", "starter", "variant", "bug" or "weak test"
 	bug  workspace.Bug // for kind "bug"
+	// variant is, for kind "variant", the correct program timed
+	// differently that the tests must pass on.
+	variant workspace.Variant
+	// weak is, for kind "weak test", the wrong learner's test that the
+	// grading must reject.
+	weak workspace.WeakTest
 	// reverse: the reference's own test of a program+test task, run
 	// without the lab's tests: it passes on the reference program and
 	// catches each bug by itself.
@@ -32,8 +38,13 @@ type proof struct {
 
 func (p proof) label() string {
 	label := p.kind
-	if p.kind == "bug" {
+	switch p.kind {
+	case "bug":
 		label = "bug " + p.bug.Name
+	case "variant":
+		label = "variant " + p.variant.Name
+	case "weak test":
+		label = "weak test " + p.weak.Name
 	}
 	if p.reverse {
 		label += " (reference test)"
@@ -56,11 +67,23 @@ func proofsOf(t *workspace.Task) []proof {
 	if both {
 		ps = append(ps, proof{task: t, kind: "reference", reverse: true})
 	}
+	// A variant is a correct program: the tests that judge programs pass
+	// on it (the lab's, for a program+test task), and so does the
+	// reference's test.
+	for _, v := range t.Meta.Variants {
+		ps = append(ps, proof{task: t, kind: "variant", variant: v})
+		if both {
+			ps = append(ps, proof{task: t, kind: "variant", variant: v, reverse: true})
+		}
+	}
 	for _, b := range t.Meta.Bugs {
 		ps = append(ps, proof{task: t, kind: "bug", bug: b})
 		if both {
 			ps = append(ps, proof{task: t, kind: "bug", bug: b, reverse: true})
 		}
+	}
+	for _, w := range t.Meta.WeakTests {
+		ps = append(ps, proof{task: t, kind: "weak test", weak: w, reverse: both})
 	}
 	return ps
 }
@@ -77,6 +100,14 @@ func (p proof) files() (overlay.Files, error) {
 		fs, err = p.task.ReferenceFiles()
 	case "bug":
 		fs, err = p.task.BugFiles(p.bug)
+	case "variant":
+		if fs, err = p.task.ReferenceFiles(); err == nil {
+			fs, err = p.task.WithVariant(p.variant, fs)
+		}
+	case "weak test":
+		if fs, err = p.task.ReferenceFiles(); err == nil {
+			fs, err = p.task.WithWeakTest(p.weak, fs)
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -106,8 +137,16 @@ func prove(ctx context.Context, p proof, store string) verdict {
 		return verdict{detail: err.Error(), elapsed: time.Since(start)}
 	}
 	inv := gotest.Invocation{Dir: p.task.Path, Overlay: overlayPath, Race: true, NoVet: true, TestTimeout: programTestTimeout, Limit: testLimit, Parallel: testParallel, Keep: store}
-	if p.reverse {
+	if p.reverse || p.kind == "weak test" {
 		inv.Packages = p.task.Meta.TestPackages()
+	}
+	if p.kind == "weak test" {
+		v, err := rejectWeakTest(ctx, p, fs, inv)
+		if err != nil {
+			return verdict{detail: err.Error(), elapsed: time.Since(start)}
+		}
+		v.elapsed = time.Since(start)
+		return v
 	}
 	if p.kind == "bug" && !p.reverse && len(p.bug.CaughtBy) > 0 {
 		v, err := catchInTurn(ctx, inv, p.bug.CaughtBy)
@@ -123,7 +162,7 @@ func prove(ctx context.Context, p proof, store string) verdict {
 	}
 	var v verdict
 	switch {
-	case p.kind == "reference":
+	case p.kind == "reference" || p.kind == "variant":
 		v = judgeReference(run)
 	case p.kind == "starter":
 		v = judgeStarter(run, p.task.Meta.StarterFails)
@@ -160,6 +199,59 @@ func catchInTurn(ctx context.Context, inv gotest.Invocation, caughtBy []string) 
 	}
 	v.detail = fmt.Sprintf("passes %s, which caught_by in task.toml says catch it: fix the test, or the catalogue", strings.Join(caughtBy, ", "))
 	return v, nil
+}
+
+// rejectWeakTest runs a wrong learner's test (fs: the reference with the
+// weak test swapped in) as check grades a learner's: on the correct
+// program, where it must pass, for it to be a test that a learner would
+// believe done; then on the program its rejected_by names, where the
+// grading must find it wrong. A weak test rejected by the correct program
+// itself (one that takes too long, say) needs only that run.
+func rejectWeakTest(ctx context.Context, p proof, fs overlay.Files, inv gotest.Invocation) (verdict, error) {
+	m := p.task.Meta
+	inv.TestTimeout = m.LearnerTestTimeout
+	runOn := func(name string) (*programCheck, error) {
+		c := &programCheck{Label: name, Timeout: m.LearnerTestTimeout}
+		if b, ok := m.Bug(name); ok {
+			c.Broken, c.What = true, b.What
+		}
+		if v, ok := m.Variant(name); ok {
+			c.Variant, c.What = true, v.What
+		}
+		files, err := p.task.WithProgram(name, fs)
+		if err != nil {
+			return nil, err
+		}
+		dir, err := os.MkdirTemp("", "lab-weak-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		run := inv
+		if run.Overlay, err = overlay.Write(dir, p.task.Path, files); err != nil {
+			return nil, err
+		}
+		c.Run, err = run.Exec(ctx)
+		return c, err
+	}
+	rejectedBy := p.weak.RejectedBy
+	if rejectedBy != "correct" {
+		c, err := runOn("correct")
+		if err != nil {
+			return verdict{}, err
+		}
+		if !c.OK() {
+			return verdict{detail: "the weak test does not pass on the correct program, so its rejection proves nothing: " + firstLine(strings.Join(c.Problem(), " ")), run: c.Run}, nil
+		}
+	}
+	c, err := runOn(rejectedBy)
+	if err != nil {
+		return verdict{}, err
+	}
+	if c.OK() {
+		return verdict{detail: fmt.Sprintf("the grading accepts it on %s, which rejected_by says shows it wrong", rejectedBy), run: c.Run}, nil
+	}
+	return verdict{ok: true, detail: "rejected: " + firstLine(strings.Join(c.Problem(), " ")), run: c.Run}, nil
 }
 
 // runPattern is go test's -run pattern for exactly the named tests. A test
@@ -446,6 +538,8 @@ type verifyRow struct {
 	Task    string               `json:"task"`
 	Proof   string               `json:"proof"`
 	Bug     string               `json:"bug,omitempty"`
+	Variant string               `json:"variant,omitempty"`
+	Weak    string               `json:"weak_test,omitempty"`
 	Reverse bool                 `json:"reverse,omitempty"`
 	OK      bool                 `json:"ok"`
 	Detail  string               `json:"detail"`
@@ -454,7 +548,7 @@ type verifyRow struct {
 }
 
 func newVerifyRow(p proof, v verdict) verifyRow {
-	r := verifyRow{Task: p.task.Dir, Proof: p.kind, Bug: p.bug.Name, Reverse: p.reverse, OK: v.ok, Detail: v.detail, Seconds: seconds(v.elapsed), Tests: []*gotest.TestResult{}}
+	r := verifyRow{Task: p.task.Dir, Proof: p.kind, Bug: p.bug.Name, Variant: p.variant.Name, Weak: p.weak.Name, Reverse: p.reverse, OK: v.ok, Detail: v.detail, Seconds: seconds(v.elapsed), Tests: []*gotest.TestResult{}}
 	if v.run != nil {
 		for _, t := range v.run.Top() {
 			r.Tests = append(r.Tests, &gotest.TestResult{Name: t.Name, Status: t.Status, Seconds: t.Seconds})

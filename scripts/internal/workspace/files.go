@@ -45,7 +45,33 @@ func (t *Task) BugFiles(b Bug) (overlay.Files, error) {
 // patched as base has it; any other as the task folder has it (a broken
 // program under a learner-written test patches the task's own main.go).
 func (t *Task) WithBug(b Bug, base overlay.Files) (overlay.Files, error) {
-	patch, err := ReadFile(t.BugPatch(b))
+	return t.withPatch(t.BugPatch(b), base)
+}
+
+// WithVariant applies variant v's patch on top of base, as WithBug does.
+func (t *Task) WithVariant(v Variant, base overlay.Files) (overlay.Files, error) {
+	return t.withPatch(t.VariantPatch(v), base)
+}
+
+// WithWeakTest applies weak test w's patch on top of base, as WithBug does.
+func (t *Task) WithWeakTest(w WeakTest, base overlay.Files) (overlay.Files, error) {
+	return t.withPatch(t.WeakTestPatch(w), base)
+}
+
+// WithProgram applies the patch of the program that name names (a
+// variant's or a bug's) on top of base; "correct" is base itself.
+func (t *Task) WithProgram(name string, base overlay.Files) (overlay.Files, error) {
+	if v, ok := t.Meta.Variant(name); ok {
+		return t.WithVariant(v, base)
+	}
+	if b, ok := t.Meta.Bug(name); ok {
+		return t.WithBug(b, base)
+	}
+	return base.Clone(), nil
+}
+
+func (t *Task) withPatch(path string, base overlay.Files) (overlay.Files, error) {
+	patch, err := ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
