@@ -33,7 +33,7 @@ type programCheck struct {
 
 // OK reports whether the learner's test judged this program right.
 func (c *programCheck) OK() bool {
-	if c.Err != nil || c.Run.BuildFailed || c.Run.TimedOut {
+	if c.Err != nil || c.Run.BuildFailed || c.Run.TimedOut || c.Run.LeftRunning > 0 {
 		return false
 	}
 	if c.Broken {
@@ -53,6 +53,8 @@ func (c *programCheck) Problem() []string {
 		return []string{"does not build:", c.Run.BuildOutput}
 	case c.Run.TimedOut:
 		return []string{fmt.Sprintf("time-out: your test was still running after %v on this program, so it neither passed nor caught anything; bound every wait (select with time.After) so that it fails instead of hanging, and never sit one out whole (a time.Sleep, a handler that sleeps instead of watching its request's context)", c.Timeout)}
+	case c.Run.LeftRunning > 0:
+		return []string{fmt.Sprintf("your test ended and left the program it started still running (%d %s, which the lab then killed): stop it in t.Cleanup, registered as soon as it starts, because a failing test (t.Fatal) skips everything after the failure, and a program left behind holds its port and its files", c.Run.LeftRunning, plural(c.Run.LeftRunning, "process", "processes"))}
 	case c.Broken && hasSkip(c.Run):
 		return []string{fmt.Sprintf("your test skipped itself on a program that %s; it should fail on it", c.What)}
 	case c.Broken:
@@ -186,4 +188,11 @@ func explainChecks(t *workspace.Task, checks []*programCheck, w io.Writer) (pass
 		}
 	}
 	return judgedOK(checks), len(checks)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -310,6 +310,9 @@ func judgeReference(run *gotest.Run) verdict {
 	if run.AfterTestsFailed {
 		return verdict{detail: "passes its tests, then fails: " + firstLine(run.BuildOutput)}
 	}
+	if run.LeftRunning > 0 {
+		return verdict{detail: fmt.Sprintf("passes its tests, and leaves %d of the processes they started running", run.LeftRunning)}
+	}
 	return verdict{ok: true, detail: fmt.Sprintf("passes all %d tests", len(run.Top()))}
 }
 

@@ -117,12 +117,13 @@ func (g Invocation) Exec(ctx context.Context) (*Run, error) {
 	err := cmd.Wait()
 	// The programs that tests start are grandchildren; a test binary that
 	// panicked or was killed leaves them running. Sweep the whole group.
-	killProcessGroup(cmd)
+	left := sweepProcessGroup(cmd)
 	// The root package by name: a run of a sub-package alone still
 	// qualifies its tests' names (service.TestX).
 	module, _ := modulePath(filepath.Join(g.Dir, "go.mod"))
 	run := Parse(&stdout, module)
 	run.Elapsed = time.Since(start)
+	run.LeftRunning = left
 	if ctx.Err() != nil {
 		run.TimedOut = true
 		run.markRunning()

@@ -2,9 +2,11 @@ package gotest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -263,4 +265,86 @@ func TestWaitsForever(t *testing.T) {
 			t.Errorf("%s: FailedOnly() = %q, want none: a hang is not a failure", way, got)
 		}
 	}
+}
+
+// TestAProgramLeftRunningIsCountedAndStopped: a test that starts a process
+// and ends without stopping it, as a learner's test without t.Cleanup does
+// when it fails, leaves it running; every way the lab runs go test counts
+// it, and stops it. A process that the test stopped and waited for is not
+// counted.
+func TestAProgramLeftRunningIsCountedAndStopped(t *testing.T) {
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "pid")
+	src := `package orphan
+
+import (
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+)
+
+func TestStopsItsProgram(t *testing.T) {
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+}
+
+func TestLeavesItsProgramRunning(t *testing.T) {
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(PIDFILE, []byte(strconv.Itoa(cmd.Process.Pid)), 0o644)
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module orphan\n\ngo 1.26\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "orphan_test.go"), []byte(strings.Replace(src, "PIDFILE", strconv.Quote(pidFile), 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GOWORK", "off")
+	t.Setenv("GOFLAGS", "")
+	for way, inv := range map[string]Invocation{"fresh": {}, "kept": {Keep: t.TempDir()}} {
+		inv.Dir, inv.Limit = dir, 2*time.Minute
+		for _, tc := range []struct {
+			test string
+			left int
+		}{{"TestStopsItsProgram", 0}, {"TestLeavesItsProgramRunning", 1}} {
+			inv.Run = "^" + tc.test + "$"
+			run, err := inv.Exec(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !run.OK() {
+				t.Fatalf("%s %s: the run failed: %v %s", way, tc.test, run.Failed(), run.BuildOutput)
+			}
+			if run.LeftRunning != tc.left {
+				t.Errorf("%s %s: LeftRunning = %d, want %d", way, tc.test, run.LeftRunning, tc.left)
+			}
+		}
+		b, err := os.ReadFile(pidFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pid, _ := strconv.Atoi(string(b))
+		if alive(pid) {
+			t.Errorf("%s: the program the test left behind (pid %d) is still running after the run", way, pid)
+		}
+		os.Remove(pidFile)
+	}
+}
+
+// alive reports whether process pid runs (a zombie does not).
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	return i >= 0 && !strings.HasPrefix(strings.TrimSpace(string(b[i+1:])), "Z")
 }

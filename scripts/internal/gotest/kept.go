@@ -60,11 +60,12 @@ func (g Invocation) execKept(ctx context.Context) (*Run, error) {
 	if err := os.Chtimes(entry, now, now); err != nil {
 		return nil, err
 	}
-	streams, problems, err := g.runBinaries(ctx, filepath.Join(entry, "bin"), pkgs)
+	streams, problems, left, err := g.runBinaries(ctx, filepath.Join(entry, "bin"), pkgs)
 	if err != nil {
 		return nil, err
 	}
 	run = Parse(streams, module)
+	run.LeftRunning = left
 	run.Elapsed = time.Since(start)
 	if ctx.Err() != nil {
 		run.TimedOut = true
@@ -126,7 +127,7 @@ func (g Invocation) build(ctx context.Context, entry string, pkgs []testPackage)
 	cmd.Env = Env()
 	ownProcessGroup(cmd)
 	out, err := cmd.CombinedOutput()
-	killProcessGroup(cmd)
+	sweepProcessGroup(cmd)
 	if err != nil {
 		return strings.TrimSpace(string(out)), err
 	}
@@ -140,16 +141,17 @@ func (g Invocation) build(ctx context.Context, entry string, pkgs []testPackage)
 // runBinaries runs each package's test binary, all at once as go test
 // does, and returns their test2json streams one after the other, with what
 // test2json itself had to say.
-func (g Invocation) runBinaries(ctx context.Context, bin string, pkgs []testPackage) (io.Reader, string, error) {
+func (g Invocation) runBinaries(ctx context.Context, bin string, pkgs []testPackage) (io.Reader, string, int, error) {
 	converter, err := test2json()
 	if err != nil {
-		return nil, "", err
+		return nil, "", 0, err
 	}
 	outs := make([]bytes.Buffer, len(pkgs))
 	errs := make([]bytes.Buffer, len(pkgs))
 	var wg sync.WaitGroup
 	var startErr error
 	var mu sync.Mutex
+	left := 0 // processes still running when their test binary ended
 	for i, p := range pkgs {
 		args := append([]string{"-t", "-p", p.importPath, filepath.Join(bin, p.binary())}, g.binaryFlags()...)
 		cmd := exec.CommandContext(ctx, converter, args...)
@@ -171,12 +173,15 @@ func (g Invocation) runBinaries(ctx context.Context, bin string, pkgs []testPack
 			_ = cmd.Wait()
 			// The programs that tests start are grandchildren; a test
 			// binary that panicked or was killed leaves them running.
-			killProcessGroup(cmd)
+			n := sweepProcessGroup(cmd)
+			mu.Lock()
+			left += n
+			mu.Unlock()
 		})
 	}
 	wg.Wait()
 	if startErr != nil {
-		return nil, "", fmt.Errorf("running the tests of %s: %w", g.Dir, startErr)
+		return nil, "", 0, fmt.Errorf("running the tests of %s: %w", g.Dir, startErr)
 	}
 	var streams []io.Reader
 	var problems []string
@@ -186,7 +191,7 @@ func (g Invocation) runBinaries(ctx context.Context, bin string, pkgs []testPack
 			problems = append(problems, s)
 		}
 	}
-	return io.MultiReader(streams...), strings.Join(problems, "\n"), nil
+	return io.MultiReader(streams...), strings.Join(problems, "\n"), left, nil
 }
 
 // binaryFlags are the flags go test -json would give a test binary.

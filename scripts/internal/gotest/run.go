@@ -44,6 +44,11 @@ type Run struct {
 	// goleak finds goroutines left behind; BuildOutput says what.
 	AfterTestsFailed bool
 	Elapsed          time.Duration
+	// LeftRunning counts the processes that the tests started and that
+	// were still running when the test binary ended: a test that does not
+	// stop its program in a cleanup leaves it behind when it fails. The
+	// lab stops them; this says that it had to.
+	LeftRunning int
 }
 
 // Top is the top-level tests: the task's criteria.
