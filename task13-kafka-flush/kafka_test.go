@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +26,13 @@ const (
 	topic          = "events"
 	testPartitions = 3
 )
+
+// singleFileTopic is a topic of one partition, seeded where a test asks
+// for it. The writer sends a partition's batches one after another, each
+// once the one before it is done (acknowledged or given up on, its
+// Completion called), so on this topic the broker's seeing a batch proves
+// that every batch sent before it has had its Completion.
+const singleFileTopic = "single-file"
 
 // testCluster is a Kafka cluster of the test's own: one kfake broker, in
 // this test process, on a loopback port, with the topic already created.
@@ -71,6 +79,161 @@ func (tc *testCluster) refuseProduce() {
 		}
 		return resp, nil, true
 	})
+}
+
+// ackLog is what the test's broker saw the writer ask for in its produce
+// requests: each request's acks, -1 (all in-sync replicas), 1 (the leader
+// only) or 0 (no answer at all).
+type ackLog struct {
+	mu   sync.Mutex
+	acks map[int16]bool
+}
+
+// recordAcks notes the acks of every produce request, and lets the broker
+// handle each one as usual.
+func (tc *testCluster) recordAcks() *ackLog {
+	l := &ackLog{acks: map[int16]bool{}}
+	tc.ControlKey(int16(kmsg.Produce), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		l.mu.Lock()
+		l.acks[kreq.(*kmsg.ProduceRequest).Acks] = true
+		l.mu.Unlock()
+		return nil, nil, false // not handled here: the broker answers it
+	})
+	return l
+}
+
+// kafkaRequireAll is the acks of kafka.RequireAll on the wire: every
+// in-sync replica has the batch before the broker answers.
+const kafkaRequireAll = -1
+
+// acksName is the kafka-go RequiredAcks that asks for acks.
+func acksName(acks int16) string {
+	switch acks {
+	case -1:
+		return "kafka.RequireAll"
+	case 1:
+		return "kafka.RequireOne"
+	case 0:
+		return "kafka.RequireNone, the default"
+	default:
+		return "no RequiredAcks of kafka-go's"
+	}
+}
+
+// whatAcksMeans says, in a learner's terms, what a produce request's acks
+// other than kafkaRequireAll does to "delivered".
+func whatAcksMeans(acks int16) string {
+	switch acks {
+	case 1:
+		return "With acks=1 the partition's leader alone has the batch when it answers, and a leader that fails before " +
+			"a follower has copied it (a crash, a failover) loses messages that were counted delivered. Delivered should " +
+			"mean acknowledged by every in-sync replica: RequiredAcks: kafka.RequireAll."
+	case 0:
+		return "With acks=0 the broker does not answer at all, and the writer counts a batch delivered once it is " +
+			"written to the socket. Set RequiredAcks: kafka.RequireAll."
+	default:
+		return "Set RequiredAcks: kafka.RequireAll."
+	}
+}
+
+// other is every acks value seen but want, in increasing order.
+func (l *ackLog) other(want int16) []int16 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []int16
+	for a := range l.acks {
+		if a != want {
+			out = append(out, a)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// produceGate stands between the writer and the test's broker. At first
+// the broker acknowledges every produce request as usual, and the gate
+// counts the messages it let through; once the test calls hang, the broker
+// answers none: each request is read and left unanswered, as by a broker
+// that hangs, and the writer waits for an answer (kafka-go's WriteTimeout,
+// 10 s, per attempt).
+type produceGate struct {
+	mu      sync.Mutex
+	hung    bool
+	passed  int           // messages in the requests the broker handled
+	held    int           // requests left unanswered
+	changed chan struct{} // closed and replaced on every request
+}
+
+func (tc *testCluster) gateProduce() *produceGate {
+	g := &produceGate{changed: make(chan struct{})}
+	tc.ControlKey(int16(kmsg.Produce), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		tc.KeepControl() // every produce request, not just the first
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		defer func() { close(g.changed); g.changed = make(chan struct{}) }()
+		if g.hung {
+			g.held++
+			return nil, nil, true // handled, and never answered
+		}
+		g.passed += messagesIn(kreq.(*kmsg.ProduceRequest))
+		return nil, nil, false // the broker handles it as usual
+	})
+	return g
+}
+
+// hang makes the broker leave every produce request from now on
+// unanswered.
+func (g *produceGate) hang() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.hung = true
+}
+
+// waitUntil waits until cond, called with the gate's counts, holds, and
+// fails the test with what, and the transcript, if it does not within
+// 10 s.
+func (g *produceGate) waitUntil(t *testing.T, p *labtest.Program, what string, cond func(passed, held int) bool) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		g.mu.Lock()
+		ok, passed, changed := cond(g.passed, g.held), g.passed, g.changed
+		g.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			t.Fatalf("the test's broker was still waiting for %s 10s later (it has acknowledged %d message(s)); "+
+				"with -batch-timeout this short the writer sends each batch within moments.\n%s", what, passed, p.Transcript())
+		}
+	}
+}
+
+// messagesIn counts the messages of a produce request: each partition's
+// records are one or more record batches, each of which says how many
+// records it holds.
+func messagesIn(req *kmsg.ProduceRequest) int {
+	n := 0
+	for _, rt := range req.Topics {
+		for _, rp := range rt.Partitions {
+			for b := rp.Records; len(b) > 0; {
+				var batch kmsg.RecordBatch
+				if batch.ReadFrom(b) != nil {
+					break
+				}
+				n += int(batch.NumRecords)
+				// FirstOffset and Length (12 bytes), then Length bytes.
+				if size := 12 + int(batch.Length); size > 0 && size <= len(b) {
+					b = b[size:]
+				} else {
+					break
+				}
+			}
+		}
+	}
+	return n
 }
 
 // consumer reads the topic back with franz-go's client, a Kafka client

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
 	"go.uber.org/goleak"
 	"gracefulshutdown.lab/labtest"
 )
@@ -83,6 +84,7 @@ func TestAcceptedMessagesReachKafkaWhileRunning(t *testing.T) {
 func TestMessagesPostedJustBeforeSignalAllArrive(t *testing.T) {
 	t.Parallel()
 	tc := startCluster(t)
+	acks := tc.recordAcks()
 	p, addr := start(t, tc)
 
 	posted := bodies("before-signal", 100)
@@ -102,8 +104,13 @@ func TestMessagesPostedJustBeforeSignalAllArrive(t *testing.T) {
 	if len(extra) > 0 {
 		t.Errorf("the topic holds %d message(s) more than were posted (the first: %q); want each message once.\n%s", len(extra), extra[0], p.Transcript())
 	}
+	if other := acks.other(kafkaRequireAll); len(other) > 0 {
+		t.Errorf("the writer's produce requests asked the broker for acks=%d (%s); want acks=-1 (kafka.RequireAll) in every one.\n%s\n"+
+			"(The test's cluster has a single broker, which cannot lose a message that way: the test checks what the writer asks for.)\n%s",
+			other[0], acksName(other[0]), whatAcksMeans(other[0]), p.Transcript())
+	}
 	if code != 0 {
-		t.Fatalf("exit code %d after every message was delivered; want 0.\n%s", code, p.Transcript())
+		t.Fatalf("exit code %d%s after every message was delivered; want 0.%s\n%s", code, exitNote(code), raceReport(p, code), p.Transcript())
 	}
 	ev := p.WaitFor("kafka flushed", time.Second)
 	if d := ev.Str("delivered"); d != strconv.Itoa(len(posted)) {
@@ -173,7 +180,7 @@ func TestRequestInFlightAtSignalIsDelivered(t *testing.T) {
 			"want the flush to run once the server has drained.\n%s", p.Transcript())
 	}
 	if code != 0 {
-		t.Fatalf("exit code %d after a clean shutdown; want 0.\n%s", code, p.Transcript())
+		t.Fatalf("exit code %d%s after a clean shutdown; want 0.%s\n%s", code, exitNote(code), raceReport(p, code), p.Transcript())
 	}
 }
 
@@ -225,11 +232,111 @@ func TestBrokersGoneFlushGivesUpAtDeadline(t *testing.T) {
 			"-flush-timeout (%v): stop waiting when ctx is done, not before.\n%s", took.Round(time.Millisecond), flushTimeout, p.Transcript())
 	}
 	if code != 1 {
-		t.Fatalf("exit code %d after a flush that left %d message(s) undelivered; want 1: the phase must return an error.\n%s",
-			code, len(posted), p.Transcript())
+		t.Fatalf("exit code %d%s after a flush that left %d message(s) undelivered; want 1: the phase must return an error.%s\n%s",
+			code, exitNote(code), len(posted), raceReport(p, code), p.Transcript())
 	}
 	if !p.Log().Has("exited") {
 		t.Errorf("the program never logged \"exited\"; want the other phases run and the program's normal end, after the failed flush.\n%s", p.Transcript())
+	}
+}
+
+// TestFlushReportsWhenTheShutdownBudgetEnds: the whole shutdown has a
+// budget, -shutdown-timeout, and it can end before -flush-timeout does:
+// here a budget of 1s, and a flush timeout of 5s. The phase's context
+// carries the earlier of the two deadlines. With the brokers gone, the
+// flush stops waiting when that context is done, at the budget's end, and
+// still says what it leaves behind: "kafka flush incomplete" with
+// undelivered=10, then exit 1.
+func TestFlushReportsWhenTheShutdownBudgetEnds(t *testing.T) {
+	t.Parallel()
+	const budget = time.Second // well short of the drain delay plus flushTimeout
+	tc := startCluster(t)
+	p, addr := start(t, tc, "-shutdown-timeout", budget.String())
+
+	posted := bodies("budget", 10)
+	postAll(t, p, addr, posted)
+	tc.Close()
+	p.Signal(syscall.SIGTERM)
+
+	code := p.ExitWithin(budget+3*time.Second, fmt.Sprintf(
+		"-shutdown-timeout (%v) bounds the whole shutdown, the flush included", budget))
+	ev, err := p.Log().WaitFor("kafka flush incomplete", time.Second, p.Done())
+	if err != nil {
+		hint := "When ctx is done before Writer.Close returns, stop waiting and report what was accepted and not delivered."
+		events := p.Log().Events()
+		if i := indexOf(events, "phase failed", "kafka flush"); i >= 0 && strings.Contains(events[i].Str("err"), "left behind") {
+			hint = fmt.Sprintf("The lifecycle gave up on the \"kafka flush\" phase (%s): it was still waiting when its context's "+
+				"deadline came, so it never reported. The phase's ctx ends at the earlier of -flush-timeout and the end of "+
+				"-shutdown-timeout; a flush that waits on a timer of its own, time.After(-flush-timeout), waits past the "+
+				"budget. Select on ctx.Done() instead.", events[i].Str("err"))
+		}
+		t.Fatalf("%v; want it, with undelivered=%d, when the shutdown's budget (-shutdown-timeout %v) ends, before -flush-timeout (%v) does.\n%s\n%s",
+			err, len(posted), budget, flushTimeout, hint, p.Transcript())
+	}
+	if u := ev.Str("undelivered"); u != strconv.Itoa(len(posted)) {
+		t.Errorf("\"kafka flush incomplete\" says undelivered=%q; want %d: the brokers were gone and none of the messages was delivered.\n%s",
+			u, len(posted), p.Transcript())
+	}
+	began := labtest.EventTime(t, p.WaitFor("shutdown started", time.Second))
+	if took := labtest.EventTime(t, ev).Sub(began); took < budget-50*time.Millisecond || took > budget+2*time.Second {
+		t.Errorf("\"kafka flush incomplete\" came %v after \"shutdown started\"; want it when the budget ends, -shutdown-timeout (%v) "+
+			"after it: stop waiting when ctx is done.\n%s", took.Round(time.Millisecond), budget, p.Transcript())
+	}
+	if code != 1 {
+		t.Fatalf("exit code %d%s after a flush that left %d message(s) undelivered; want 1.%s\n%s",
+			code, exitNote(code), len(posted), raceReport(p, code), p.Transcript())
+	}
+}
+
+// TestAcknowledgedMessagesAreNotCountedLost: 20 messages are accepted and
+// acknowledged while the service runs. Then the broker hangs: it reads
+// produce requests and answers none. 10 more messages are accepted, their
+// batch is sent and waits for an answer, and SIGTERM comes. At the flush's
+// deadline, "kafka flush incomplete" says undelivered=10 and
+// delivered=20: the messages not acknowledged, not every message
+// accepted. Whoever acts on that count (replays the loss from the
+// clients' logs, say) would otherwise send the 20 again.
+func TestAcknowledgedMessagesAreNotCountedLost(t *testing.T) {
+	t.Parallel()
+	const flushTimeout = 500 * time.Millisecond
+	tc := startCluster(t, kfake.SeedTopics(1, singleFileTopic))
+	gate := tc.gateProduce()
+	// One partition, and batches sent 20ms after their first message, so
+	// that each set of messages leaves while the service runs.
+	p, addr := start(t, tc, "-topic", singleFileTopic, "-batch-timeout", "20ms", "-flush-timeout", flushTimeout.String())
+
+	acknowledged := bodies("acknowledged", 20)
+	postAll(t, p, addr, acknowledged)
+	gate.waitUntil(t, p, fmt.Sprintf("the %d messages posted", len(acknowledged)), func(passed, _ int) bool { return passed >= len(acknowledged) })
+	gate.hang()
+	unanswered := bodies("unanswered", 10)
+	postAll(t, p, addr, unanswered)
+	// The writer sends a partition's batches one at a time, so by the time
+	// the broker holds this one, the writer has had the answers to the
+	// others: delivered is 20 now, whatever the flush does.
+	gate.waitUntil(t, p, "the batch of the messages posted once it hung", func(_, held int) bool { return held > 0 })
+	p.Signal(syscall.SIGTERM)
+
+	code := p.ExitWithin(drainDelay+flushTimeout+3*time.Second, fmt.Sprintf(
+		"the flush must stop waiting for the unanswered batch at -flush-timeout (%v)", flushTimeout))
+	ev, err := p.Log().WaitFor("kafka flush incomplete", time.Second, p.Done())
+	if err != nil {
+		t.Fatalf("%v; want it, with undelivered=%d: the broker never answered the last batch.\n%s", err, len(unanswered), p.Transcript())
+	}
+	if u, d := ev.Str("undelivered"), ev.Str("delivered"); u != strconv.Itoa(len(unanswered)) || d != strconv.Itoa(len(acknowledged)) {
+		why := "Undelivered is accepted minus delivered, at the deadline too."
+		if u == strconv.Itoa(len(acknowledged)+len(unanswered)) {
+			why = fmt.Sprintf("%s messages were accepted in all, and the brokers had acknowledged %d of them before the "+
+				"signal: those are delivered, whether or not Close returned. At the deadline, report accepted minus "+
+				"delivered, not everything accepted.", u, len(acknowledged))
+		}
+		t.Errorf("\"kafka flush incomplete\" says undelivered=%s delivered=%s; want undelivered=%d delivered=%d: %d messages were "+
+			"acknowledged before the broker hung, and the %d posted after it never were.\n%s\n%s",
+			u, d, len(unanswered), len(acknowledged), len(acknowledged), len(unanswered), why, p.Transcript())
+	}
+	if code != 1 {
+		t.Fatalf("exit code %d%s after a flush that left %d message(s) undelivered; want 1.%s\n%s",
+			code, exitNote(code), len(unanswered), raceReport(p, code), p.Transcript())
 	}
 }
 
@@ -273,8 +380,8 @@ func TestRefusedBatchIsCountedUndelivered(t *testing.T) {
 		t.Errorf("\"kafka flush incomplete\" says undelivered=%q; want %d.\n%s", u, len(posted), p.Transcript())
 	}
 	if code != 1 {
-		t.Fatalf("exit code %d after a flush that left %d message(s) undelivered; want 1: the phase must return an error.\n%s",
-			code, len(posted), p.Transcript())
+		t.Fatalf("exit code %d%s after a flush that left %d message(s) undelivered; want 1: the phase must return an error.%s\n%s",
+			code, exitNote(code), len(posted), raceReport(p, code), p.Transcript())
 	}
 	if held != 0 {
 		t.Errorf("the topic holds %d message(s); the test's broker should have refused them all (a fault in the test).", held)
@@ -386,4 +493,28 @@ func TestBadFlagsExitTwo(t *testing.T) {
 // attribute phase, or -1.
 func indexOf(events []labtest.Event, msg, phase string) int {
 	return slices.IndexFunc(events, func(ev labtest.Event) bool { return ev.Msg() == msg && ev.Str("phase") == phase })
+}
+
+// exitNote says, for the first line of a failure, what an exit code that
+// the program's own code never returns means. check shows only the
+// beginning of a failure, and the transcript that ends it is long.
+func exitNote(code int) string {
+	if code == 66 {
+		return " (the race detector's exit code: the program has a data race)"
+	}
+	return ""
+}
+
+// raceReport is, after a race detector's exit code, the first lines of its
+// report, which say which code races, and what usually does in this task.
+func raceReport(p *labtest.Program, code int) string {
+	if code != 66 {
+		return ""
+	}
+	report := "\nCounters that the writer's goroutines update, as Completion does, must be atomic (sync/atomic)."
+	lines := strings.Split(p.Log().Text(), "\n")
+	if i := slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, "WARNING: DATA RACE") }); i >= 0 {
+		report += " The race detector's report begins:\n    " + strings.Join(lines[i:min(i+12, len(lines))], "\n    ")
+	}
+	return report
 }

@@ -71,7 +71,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// nobody can ask before it listens, and a client that acts on the
 	// "listening" event must not find the instance still not ready.
 	ready.set(true)
-	srv, serveErr, err := startServer(ctx, cfg.addr, ready.closeWhenDraining(mux), logger)
+	handler := withRequestID(withAccessLog(ready.closeWhenDraining(mux), logger))
+	srv, serveErr, err := startServer(ctx, cfg.addr, handler, logger)
 	if err != nil {
 		// Nothing serves, so nothing waits for the signal: stop whatever
 		// started before the server, and report the failure.

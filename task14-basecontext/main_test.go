@@ -1,13 +1,18 @@
 package main
 
 import (
+	"context"
+	"fmt"
+	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
 	"gracefulshutdown.lab/labtest"
 )
 
@@ -46,6 +51,14 @@ const (
 	// sixth of phaseTimeout, when a program that waits the polls out
 	// answers, if at all.
 	releaseBound = releaseSpec + 400*time.Millisecond
+	// answerBound is what the tests accept for the same release measured
+	// by the program's clock alone: from its "phase started" for the http
+	// server to its "request done" for the poll, logged as the poll's
+	// handler returns. That leaves out the test's client, and with it half
+	// of what a busy machine adds; what is left is a cancel and two
+	// goroutines woken. A release put off on a timer of its own, "a last
+	// chance for events", shows here.
+	answerBound = releaseSpec + 200*time.Millisecond
 
 	// shutdownPollMax is net/http's own: Shutdown checks whether every
 	// connection is idle at intervals that double up to 500 ms, so it may
@@ -60,6 +73,11 @@ const (
 	// clientBound is how long a test's client waits for any answer: long
 	// enough to see what a program that waits for its deadline sends.
 	clientBound = phaseTimeout + 10*time.Second
+
+	// defaultDelay is the program's own -delay, what a hello takes when
+	// nobody passes the flag: a backend call may take that long, and longer,
+	// and still must get its whole answer.
+	defaultDelay = 2 * time.Second
 )
 
 // start runs the program on a free port with the durations above and no
@@ -148,6 +166,96 @@ func bornCancelled(r labtest.Response, timeout time.Duration) string {
 		"startServer returns, before the first request arrives."
 }
 
+// TestPollsLeaveNothingBehind: while the program serves, each poll that
+// ends, here 40 of them, each by its -poll-timeout, leaves no goroutine
+// behind. A poll that starts a goroutine of its own to wait for the drain
+// and release it then (an opt-in release, say) leaves one for every poll
+// that ended before the drain: polled by every client every 30 s, a
+// service gathers them by the thousand an hour until it runs out of
+// memory.
+//
+// It runs the program in-process and counts the goroutines of the whole
+// test binary, so it does not call t.Parallel: Go runs it before any
+// parallel test starts.
+func TestPollsLeaveNothingBehind(t *testing.T) {
+	const pollTimeout = 5 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	log := labtest.NewEventLog()
+	returned := make(chan struct{})
+	var code int
+	go func() {
+		defer close(returned)
+		code = run(ctx, []string{"-addr", "127.0.0.1:0", "-log-format", "json", "-drain-delay", "0s",
+			"-poll-timeout", pollTimeout.String()}, io.Discard, log)
+	}()
+	// However the test ends, run is stopped, and given the time to end,
+	// before the next test starts.
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-returned:
+		case <-time.After(phaseTimeout + 5*time.Second):
+		}
+	})
+	ev, err := log.WaitFor("listening", labtest.StartBound, returned)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.Text())
+	}
+	url := "http://" + ev.Str("addr")
+	// polls sends n polls, a few at a time, and fails t unless each is
+	// answered 204.
+	polls := func(n int) {
+		t.Helper()
+		const parallel = 8
+		answers := make(chan labtest.Response, n)
+		for i := range n {
+			if i >= parallel {
+				if r := <-answers; r.Err != nil || r.Status != http.StatusNoContent {
+					t.Fatalf("GET /wait with -poll-timeout %v and no event got %v; want 204.\n%s", pollTimeout, r, log.Text())
+				}
+			}
+			go func() { answers <- <-labtest.Get(url+"/wait", 10*time.Second) }()
+		}
+		for range min(n, parallel) {
+			if r := <-answers; r.Err != nil || r.Status != http.StatusNoContent {
+				t.Fatalf("GET /wait with -poll-timeout %v and no event got %v; want 204.\n%s", pollTimeout, r, log.Text())
+			}
+		}
+	}
+	polls(1) // from now on the server's own goroutines are running
+	baseline := goleak.IgnoreCurrent()
+	const n = 40
+	polls(n)
+	if err := goleak.Find(baseline); err != nil {
+		leaked := strings.Count(err.Error(), "Goroutine ")
+		t.Errorf("after %d polls, each answered 204 by its -poll-timeout and done, %d goroutine(s) that did not exist before "+
+			"them were still running; want none. Each poll must leave nothing behind once it has answered: a goroutine "+
+			"that waits for the drain outlives its poll, and they add up for as long as the process runs. To release only "+
+			"the polls, stop := context.AfterFunc(drainCtx, func() { release(errShuttingDown) }) and defer stop() leave "+
+			"nothing behind; the server's BaseContext needs no goroutine at all.\nThe first of them:\n%s\n%s",
+			n, leaked, firstGoroutine(err.Error()), log.Text())
+	}
+
+	cancel()
+	select {
+	case <-returned:
+	case <-time.After(phaseTimeout + 5*time.Second):
+		t.Fatalf("run had not returned %v after its context was cancelled; want it to return once its phases are done.\n%s",
+			phaseTimeout+5*time.Second, log.Text())
+	}
+	if code != 0 {
+		t.Fatalf("run returned %d after a clean shutdown; want 0.\n%s", code, log.Text())
+	}
+}
+
+// firstGoroutine is the first goroutine of goleak's report, which lists
+// them as a Go slice: "[Goroutine 7 in state ...\n Goroutine 9 ...]".
+func firstGoroutine(report string) string {
+	_, report, _ = strings.Cut(report, "[")
+	first, _, _ := strings.Cut(report, "\n Goroutine ")
+	return strings.TrimSuffix(strings.TrimSpace(first), "]")
+}
+
 // TestLongPollAnswers503AtTheSignal: a long poll waiting when SIGTERM
 // arrives (with no drain delay, the drain begins at once) ends within 100
 // ms with a complete response: 503 Service Unavailable, a Retry-After
@@ -159,48 +267,73 @@ func TestLongPollAnswers503AtTheSignal(t *testing.T) {
 
 	p.Signal(syscall.SIGTERM)
 	r := <-poll
-	arrived := time.Now()
-	began := labtest.EventTime(t, p.WaitFor("shutdown started", 5*time.Second))
-	checkReleased(t, p, r, arrived.Sub(began), "the signal", `"shutdown started"`)
+	checkReleased(t, p, r, time.Now(), "the signal")
 }
 
 // checkReleased fails t unless r, the answer to a poll in flight when the
-// drain began, is 503 with Retry-After and a body, read within
-// releaseBound. at names that moment for the message; took is how long
-// after from, the event the program logged then, the test had read r.
-func checkReleased(t *testing.T, p *labtest.Program, r labtest.Response, took time.Duration, at, from string) {
+// drain began, read by the test at arrived, is 503 with Retry-After and a
+// body, answered within answerBound of the drain's start by the program's
+// clock and read within releaseBound of it. at names the moment the poll
+// was in flight at, for the message.
+func checkReleased(t *testing.T, p *labtest.Program, r labtest.Response, arrived time.Time, at string) {
 	t.Helper()
-	var why string
+	// What is wrong with the answer, if anything, and why: the first line
+	// of the failure says the first, in a few words.
+	var wrong, why string
 	switch {
 	case r.Err != nil:
+		wrong = "no answer: its connection was cut"
 		why = "The poll was still waiting when the phase's deadline passed, and the forced close cut its connection. " +
 			"Shutdown does not cancel request contexts; it waits for the requests to end. Every r.Context() derives " +
 			"from the server's base context (srv.BaseContext), context.Background() by default: give the server one " +
 			"that you cancel when the drain begins, and make sure the poll waits on its request's context."
 	case r.Status == http.StatusOK && r.Body == "":
+		wrong = "an empty 200"
 		why = "The handler returned without writing anything when its context ended, so net/http sent an empty 200: " +
 			"to the client, an event with no content. Answer the drain with 503, Retry-After and a body."
 	case r.Status == http.StatusNoContent:
-		why = "204 is the answer to a poll that ran out of time. This one was ended by the drain: 503 with Retry-After."
+		wrong = "204, the answer to a poll that ran out of time"
+		why = "This poll was ended by the drain: answer 503 with Retry-After."
 	case r.Status == http.StatusInternalServerError || r.Status == http.StatusBadGateway:
+		wrong = fmt.Sprintf("%d, a failure", r.Status)
 		why = "The poll treated the end of its context as a failure. It is not one: the server is leaving, and the " +
 			"client should poll again shortly, elsewhere. That is 503 Service Unavailable with Retry-After."
 	case r.Status != http.StatusServiceUnavailable:
+		wrong = fmt.Sprintf("%d", r.Status)
 		why = "A poll ended by the drain answers 503 Service Unavailable, with Retry-After and a body."
+	case r.Header.Get("Retry-After") == "":
+		wrong = "503 without a Retry-After header"
+		why = "Set Retry-After before writing the status (headers set after WriteHeader, or after http.Error, are " +
+			"ignored), to a number of seconds such as \"1\", so that the client knows to come back, and when."
 	case !validRetryAfter(r.Header.Get("Retry-After")):
-		why = "The 503 has no usable Retry-After header (got " + strconv.Quote(r.Header.Get("Retry-After")) + "): " +
-			"set it before writing the status, to a number of seconds such as \"1\", so the client knows to come back and when."
+		wrong = fmt.Sprintf("503 with Retry-After %q, which is neither a number of seconds nor an HTTP date", r.Header.Get("Retry-After"))
+		why = "Clients ignore a Retry-After they cannot read: give a number of seconds, such as \"1\"."
 	case strings.TrimSpace(r.Body) == "":
-		why = "The 503 has no body: say in a line of text why the poll ended, for the person reading it."
-	case took > releaseBound:
-		why = "The answer is right but late. Release the polls by cancelling their base context when the drain begins, " +
-			"not on a timer and not once Shutdown has returned."
-	default:
-		return
+		wrong = "503 with Retry-After but an empty body"
+		why = "Say in a line of text why the poll ended, for the person reading it: http.Error writes one."
 	}
-	t.Fatalf("the long poll in flight at %s got %v, read %v after the program logged %s; want 503 with Retry-After "+
-		"and a body within %v (the spec is %v; the rest is room for a busy machine).\n%s\n%s",
-		at, r, took.Round(time.Millisecond), from, releaseBound, releaseSpec, why, p.Transcript())
+	if wrong != "" {
+		t.Fatalf("the long poll in flight at %s got %s; want 503 with a Retry-After header and a body.\n%s\nWhat it got: %v.\n%s",
+			at, wrong, why, r, p.Transcript())
+	}
+
+	// Then how soon: by the program's clock, from the drain's start to the
+	// poll's handler returning; and by the test's, to the answer read.
+	began := labtest.EventTime(t, p.WaitForMatch(`"phase started" for the http server`, 5*time.Second, func(ev labtest.Event) bool {
+		return ev.Msg() == "phase started" && ev.Str("phase") == "http server"
+	}))
+	done := p.WaitForMatch(`"request done" for the poll's 503`, 5*time.Second, func(ev labtest.Event) bool {
+		return ev.Msg() == "request done" && ev.Str("path") == "/wait" && ev.Str("status") == "503"
+	})
+	answered, read := labtest.EventTime(t, done).Sub(began), arrived.Sub(began)
+	if answered > answerBound || read > releaseBound {
+		t.Fatalf("the long poll in flight at %s answered 503 %v after the drain began, by the program's clock (its \"request done\" "+
+			"after \"phase started\" for the http server), and the test read it %v after; want it answered within %v, and read "+
+			"within %v (the spec is %v; the rest is room for a busy machine).\n"+
+			"The answer is right but late. Release the polls by cancelling their base context when the drain begins, "+
+			"at once: not on a timer, not once Shutdown has returned.\n%s",
+			at, answered.Round(time.Millisecond), read.Round(time.Millisecond), answerBound, releaseBound, releaseSpec, p.Transcript())
+	}
 }
 
 // validRetryAfter reports whether v is a Retry-After value: a number of
@@ -213,29 +346,78 @@ func validRetryAfter(v string) bool {
 	return err == nil
 }
 
+// TestHelloAnswersWhileRunning: before any signal, GET / answers 200
+// "hello" once its backend call is done, after the program's default
+// -delay of 2s, and the call carries the request's ID, which a middleware
+// put in r.Context() (the backend refuses a call without one). What
+// shields the call from the drain must keep both: its values, and its
+// whole time. (Already true of the starter.)
+func TestHelloAnswersWhileRunning(t *testing.T) {
+	t.Parallel()
+	p, url := start(t, "-delay", defaultDelay.String())
+	r := <-labtest.Do(helloRequest(t, url, "hello-while-running"), clientBound)
+	if r.Err != nil || r.Status != http.StatusOK || r.Body != "hello\n" || r.Elapsed < defaultDelay {
+		t.Fatalf("GET / with -delay %v, and no shutdown, got %v; want 200 \"hello\\n\" after %v.\n%s\n%s",
+			defaultDelay, r, defaultDelay, whyHelloFailed(r, "nothing is shutting down"), p.Transcript())
+	}
+}
+
+// helloRequest is GET / with id as its X-Request-ID, which the program's
+// middleware puts in the request's context.
+func helloRequest(t *testing.T, url, id string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Request-ID", id)
+	return req
+}
+
+// whyHelloFailed explains a hello's 502 from the error its body gives:
+// when is says what was going on as it failed.
+func whyHelloFailed(r labtest.Response, when string) string {
+	switch {
+	case r.Err != nil || r.Status != http.StatusBadGateway:
+		return "The request must get its answer: a drain is there to let requests like it finish."
+	case strings.Contains(r.Body, errNoRequestID.Error()):
+		return "The backend call had no request ID: it was made with a context that does not derive from r.Context(), " +
+			"context.Background() perhaps, which drops everything the request's context carries (its ID, its trace, " +
+			"its logger). context.WithoutCancel(r.Context()) keeps those values and drops only the cancellation."
+	case strings.Contains(r.Body, context.DeadlineExceeded.Error()):
+		return "The backend call ran out of time although " + when + ": its context has a deadline shorter than the " +
+			"call takes. A shield with a deadline of its own, WithTimeout(WithoutCancel(r.Context()), d), must give " +
+			"the call more than it ever takes when all is well (here -delay); without one, it is bounded by the " +
+			"phase's deadline and the forced close anyway."
+	case strings.Contains(r.Body, "signal"):
+		return "The backend call was cut at the signal: its context derives from the root context, ctx, which the " +
+			"signal cancels. The call is short and ends by itself, and finishing calls like it is what the drain is " +
+			"for: make it with context.WithoutCancel(r.Context()), and give the server a base context of its own."
+	default:
+		return "The drain's cancellation cut the hello: its backend call is made with r.Context(), and every request's " +
+			"context now ends when the drain begins. The call is short and ends by itself, and finishing calls like it is " +
+			"what the drain is for: make it with context.WithoutCancel(r.Context()), which keeps the context's values and " +
+			"drops its cancellation."
+	}
+}
+
 // TestShortRequestInFlightGetsItsAnswer: a request to / that is waiting
 // for its backend when SIGTERM arrives still gets its whole answer, 200
 // "hello", when its -delay is up: the drain's cancellation must not cut it.
 func TestShortRequestInFlightGetsItsAnswer(t *testing.T) {
 	t.Parallel()
 	p, url := start(t)
-	hello := labtest.Get(url+"/", clientBound)
+	hello := labtest.Do(helloRequest(t, url, "in-flight-at-signal"), clientBound)
 	p.WaitFor("request started", labtest.StartBound)
 
 	p.Signal(syscall.SIGTERM)
 	r := <-hello
 	if r.Err != nil || r.Status != http.StatusOK || r.Body != "hello\n" {
-		why := "The request in flight at the signal must get its answer: the drain is there to let it finish."
-		if r.Status == http.StatusBadGateway {
-			why = "The drain's cancellation cut the hello: its backend call is made with r.Context(), and every request's " +
-				"context now ends when the drain begins. The call is short and ends by itself, and finishing calls like it is " +
-				"what the drain is for: make it with context.WithoutCancel(r.Context()), which keeps the context's values and " +
-				"drops its cancellation."
-		}
-		t.Fatalf("GET / in flight at SIGTERM got %v; want 200 \"hello\\n\" after its %v delay.\n%s\n%s", r, delay, why, p.Transcript())
+		t.Fatalf("GET / in flight at SIGTERM got %v; want 200 \"hello\\n\" after its %v delay.\n%s\n%s",
+			r, delay, whyHelloFailed(r, "its delay was shorter than the phase's deadline"), p.Transcript())
 	}
 	if code := p.ExitWithin(phaseTimeout+5*time.Second, "once the hello has its answer, nothing is left to drain"); code != 0 {
-		t.Fatalf("exit code %d after a clean shutdown; want 0.\n%s", code, p.Transcript())
+		t.Fatalf("exit code %d%s after a clean shutdown; want 0.%s\n%s", code, exitNote(code), raceReport(p, code), p.Transcript())
 	}
 }
 
@@ -263,7 +445,7 @@ func TestShutdownIsPromptWithoutForcedClose(t *testing.T) {
 			"server's BaseContext makes it so, and the poll must answer when it is.\n%s", phaseTimeout, p.Transcript())
 	}
 	if code != 0 {
-		t.Fatalf("exit code %d; want 0, a clean shutdown.\n%s", code, p.Transcript())
+		t.Fatalf("exit code %d%s; want 0, a clean shutdown.%s\n%s", code, exitNote(code), raceReport(p, code), p.Transcript())
 	}
 	if took > promptBound {
 		t.Errorf("the program exited %v after SIGTERM; want it within %v: the hello's %v, Shutdown's idle check "+
@@ -319,13 +501,10 @@ func TestPollsAreServedThroughTheDrainDelay(t *testing.T) {
 			"during the delay; cancel the base context when the drain begins instead.\n%s",
 			r, took.Round(time.Millisecond), drainDelay, p.Transcript())
 	}
-	drain := p.WaitForMatch(`"phase started" for the http server`, 5*time.Second, func(ev labtest.Event) bool {
-		return ev.Msg() == "phase started" && ev.Str("phase") == "http server"
-	})
-	checkReleased(t, p, r, arrived.Sub(labtest.EventTime(t, drain)), "the end of the drain delay", `"phase started" for the http server`)
+	checkReleased(t, p, r, arrived, "the end of the drain delay")
 
 	if code := p.ExitWithin(clientBound, "with the polls released, nothing is left to drain"); code != 0 || p.Log().Has("forced close") {
-		t.Fatalf("exit code %d; want 0 and no \"forced close\".\n%s", code, p.Transcript())
+		t.Fatalf("exit code %d%s; want 0 and no \"forced close\".%s\n%s", code, exitNote(code), raceReport(p, code), p.Transcript())
 	}
 }
 
@@ -341,4 +520,28 @@ func TestBadFlagsExitTwo(t *testing.T) {
 		{"-addr", "8080"},
 		{"-drain-delay", "3s", "-phase-timeout", "2s"}, // longer than its phase's deadline
 	})
+}
+
+// exitNote says, for the first line of a failure, what an exit code that
+// the program's own code never returns means. check shows only the
+// beginning of a failure, and the transcript that ends it is long.
+func exitNote(code int) string {
+	if code == 66 {
+		return " (the race detector's exit code: the program has a data race)"
+	}
+	return ""
+}
+
+// raceReport is, after a race detector's exit code, the first lines of its
+// report, which say which code races.
+func raceReport(p *labtest.Program, code int) string {
+	if code != 66 {
+		return ""
+	}
+	report := "\nA variable that two goroutines use, a handler and the release say, needs a mutex, an atomic or a channel."
+	lines := strings.Split(p.Log().Text(), "\n")
+	if i := slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, "WARNING: DATA RACE") }); i >= 0 {
+		report += " The race detector's report begins:\n    " + strings.Join(lines[i:min(i+12, len(lines))], "\n    ")
+	}
+	return report
 }

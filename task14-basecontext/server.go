@@ -64,7 +64,9 @@ func drainServer(srv *http.Server, logger *slog.Logger) func(context.Context) er
 
 // helloHandler answers "hello" after a call to a slow backend that takes
 // delay. It makes the call with the request's context, as it should: if the
-// client goes away, nobody waits for the answer, and the call stops.
+// client goes away, nobody waits for the answer, and the call stops; and
+// the call carries what the context holds, the request's ID, which the
+// backend needs.
 func helloHandler(delay time.Duration, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		logger.Info("request started", "path", r.URL.Path)
@@ -79,18 +81,4 @@ func helloHandler(delay time.Duration, logger *slog.Logger) http.Handler {
 		}
 		fmt.Fprintln(w, "hello")
 	})
-}
-
-// callBackend stands for a call to another service or a database that
-// takes delay, made with ctx as such calls are: it gives up, with
-// context.Cause(ctx), as soon as ctx ends.
-func callBackend(ctx context.Context, delay time.Duration) error {
-	t := time.NewTimer(delay)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
 }

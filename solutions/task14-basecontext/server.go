@@ -79,10 +79,10 @@ func drainServer(srv *http.Server, logger *slog.Logger) func(context.Context) er
 // helloHandler answers "hello" after a call to a slow backend that takes
 // delay. The call is short and bounded, and letting calls like it finish is
 // what the drain is for, so it is shielded from the drain's cancellation:
-// context.WithoutCancel keeps the request context's values (a trace ID, a
-// logger) and drops its cancellation and its deadline. The price: it no
-// longer stops when the client goes away either, so shield only work that
-// ends by itself.
+// context.WithoutCancel keeps the request context's values (its ID, which
+// the backend needs, a trace, a logger) and drops its cancellation and its
+// deadline. The price: it no longer stops when the client goes away
+// either, so shield only work that ends by itself.
 func helloHandler(delay time.Duration, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		logger.Info("request started", "path", r.URL.Path)
@@ -93,18 +93,4 @@ func helloHandler(delay time.Duration, logger *slog.Logger) http.Handler {
 		}
 		fmt.Fprintln(w, "hello")
 	})
-}
-
-// callBackend stands for a call to another service or a database that
-// takes delay, made with ctx as such calls are: it gives up, with
-// context.Cause(ctx), as soon as ctx ends.
-func callBackend(ctx context.Context, delay time.Duration) error {
-	t := time.NewTimer(delay)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
 }
