@@ -276,21 +276,48 @@ func trouble(p program) string {
 	return ""
 }
 
+// describeDial says how a new TCP connection went.
+func describeDial(err error) string {
+	if err == nil {
+		return "accepted"
+	}
+	return err.Error()
+}
+
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
+// stalledClient is a WebSocket whose client has stopped reading (a dead
+// network, a frozen tab, a client too slow to keep up) and whose server is
+// stuck writing to it.
+type stalledClient struct {
+	*websocket.Conn
+	stop    chan struct{} // closed: send no more messages
+	flooded chan struct{} // closed once the flooding goroutine has ended
+	why     error         // why the flood ended early; read after flooded is closed
+}
+
+// stopFlooding sends no more messages once the one on its way has gone.
+// A client that stays stalled calls it at once: flooding on would only
+// keep the server busy, if its writes were not stuck after all. One that
+// will read again floods until then, so that the server's writes to it
+// are stuck for sure, and calls it before it reads.
+func (c *stalledClient) stopFlooding() { close(c.stop) }
+
 // stall opens a WebSocket whose client stops reading and floods the server
-// with messages to echo, until the server's writes to it block: a client
-// on a dead network, or one too slow to keep up. Its buffers and segments
-// are made small, so that the kernel keeps the server's buffers small too,
-// and a few hundred kilobytes fill the pipe. It returns once the
-// client's own writes have stopped moving, which means the server has
-// stopped reading: its echo is stuck writing, and holds the connection's
-// writer. It may be called from any goroutine; the connection is closed
+// with messages to echo, until the server's writes to it block. Its buffers
+// and segments are made small, so that the kernel keeps the server's
+// buffers small too, and a few hundred kilobytes fill the pipe. It returns
+// once the client's own writes have stopped moving, which means the server
+// has stopped reading: its echo is stuck writing, and holds the
+// connection's writer. The client's writes have no deadline, so that the
+// connection stays whole (a write cut off by its deadline would leave half
+// a frame on the wire): a client that reads again is served as before, and
+// can answer a close frame. The flood goes on until stopFlooding. It may be called from any goroutine; the connection is closed
 // when the test ends.
-func stall(t *testing.T, addr string) (*websocket.Conn, error) {
+func stall(t *testing.T, addr string) (*stalledClient, error) {
 	small := &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
 		var err error
 		cerr := c.Control(func(fd uintptr) {
@@ -307,21 +334,42 @@ func stall(t *testing.T, addr string) (*websocket.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening a WebSocket to ws://%s/ws failed: %w; want a successful upgrade before any signal", addr, err)
 	}
-	t.Cleanup(func() { conn.Close() })
-
-	msg := make([]byte, 32<<10)
-	for sent := 0; sent < 64<<20; sent += len(msg) {
-		_ = conn.SetWriteDeadline(time.Now().Add(300 * time.Millisecond))
-		err := conn.WriteMessage(websocket.BinaryMessage, msg)
-		if isTimeout(err) {
-			if testing.Verbose() {
-				t.Logf("stalled after %d bytes", sent)
+	c := &stalledClient{Conn: conn, stop: make(chan struct{}), flooded: make(chan struct{})}
+	moved := make(chan struct{}, 1) // a message has gone out
+	go func() {
+		defer close(c.flooded)
+		msg := make([]byte, 32<<10)
+		for sent := 0; ; sent += len(msg) {
+			select {
+			case <-c.stop:
+				return
+			default:
 			}
-			return conn, nil
+			if sent >= 64<<20 {
+				c.why = errors.New("the server read 64 MiB from a client that reads nothing; want its echo to block once the client's buffers are full")
+				return
+			}
+			if err := conn.WriteMessage(websocket.BinaryMessage, msg); err != nil {
+				c.why = fmt.Errorf("flooding a WebSocket with messages to echo failed after %d bytes: %w", sent, err)
+				return
+			}
+			select {
+			case moved <- struct{}{}:
+			default:
+			}
 		}
-		if err != nil {
-			return nil, fmt.Errorf("flooding a WebSocket with messages to echo failed after %d bytes: %w", sent, err)
+	}()
+	// Closing the connection ends a write that is stuck, and the flood.
+	t.Cleanup(func() { conn.Close(); <-c.flooded })
+
+	// Stuck: no message has gone out for a while.
+	for {
+		select {
+		case <-moved:
+		case <-c.flooded:
+			return nil, c.why
+		case <-time.After(300 * time.Millisecond):
+			return c, nil
 		}
 	}
-	return nil, errors.New("the server read 64 MiB from a client that reads nothing; want its echo to block once the client's buffers are full")
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -156,13 +157,19 @@ func TestDrainEndsWhenTheLastClientAnswers(t *testing.T) {
 }
 
 // TestSilentClientIsForceClosedAtDrainTimeout: a client that gets the close
-// frame and never answers is force-closed -ws-drain-timeout after the drain
-// started, while the clients that answer are released at once, without
-// waiting for it; the program exits 1, as for any forced shutdown.
+// frame and never answers is force-closed -ws-drain-timeout after the close
+// frames, while the clients that answer are released at once, without
+// waiting for it; the program exits 1, as for any forced shutdown. A
+// request is in flight too, shorter than the drain timeout: the HTTP drain
+// runs alongside, and the timeout counts from the close frames, not from the
+// end of the HTTP drain.
 func TestSilentClientIsForceClosedAtDrainTimeout(t *testing.T) {
 	t.Parallel()
-	const drain = time.Second
-	p, addr := start(t, "-ws-drain-timeout", drain.String())
+	// A drain timeout counted from the end of the HTTP drain instead would
+	// cut the silent client off after delay+drain, well past the bound.
+	const drain, delay = 2 * time.Second, 1600 * time.Millisecond
+	const bound = drain + 800*time.Millisecond
+	p, addr := start(t, "-ws-drain-timeout", drain.String(), "-delay", delay.String())
 	conns := dialAll(t, p, addr, 4)
 	for i, c := range conns {
 		if err := echo(c, fmt.Sprintf("client %d", i), awaitBound); err != nil {
@@ -170,6 +177,8 @@ func TestSilentClientIsForceClosedAtDrainTimeout(t *testing.T) {
 		}
 	}
 	answering, silent := conns[:3], conns[3]
+	resp := labtest.Get("http://"+addr+"/", delay+awaitBound)
+	p.WaitFor("request started", labtest.StartBound)
 
 	sent := time.Now()
 	p.Signal(syscall.SIGTERM)
@@ -188,10 +197,19 @@ func TestSilentClientIsForceClosedAtDrainTimeout(t *testing.T) {
 			quiet.describe(sent), drain, p.Transcript())
 	}
 	// The drain starts right after the signal, and its timeout with it.
-	if took := quiet.closedAt.Sub(sent); took < drain-200*time.Millisecond || took > drain+time.Second {
-		t.Fatalf("the silent client: %s; want the server to force-close it about -ws-drain-timeout (%v) after the signal.\n"+
-			"Wait for the answers up to the drain timeout, counted from the close frames, then force-close whoever is left.\n%s",
-			quiet.describe(sent), drain, p.Transcript())
+	switch took := quiet.closedAt.Sub(sent); {
+	case took < drain-200*time.Millisecond:
+		t.Fatalf("the silent client: %s; want the server to keep its connection open until -ws-drain-timeout (%v) after "+
+			"the signal: the client has until then to answer.\n%s", quiet.describe(sent), drain, p.Transcript())
+	case took > bound:
+		t.Fatalf("the silent client: %s; want the server to force-close it about -ws-drain-timeout (%v) after the signal, "+
+			"within %v.\nA request that takes %v was in flight: is the drain timeout counted from when Shutdown returned, "+
+			"or from when the waiting began, instead of from the close frames? Set the drain's deadline when the drain "+
+			"starts (start plus -ws-drain-timeout) and wait until that moment, then force-close whoever is left.\n%s",
+			quiet.describe(sent), drain, bound, delay, p.Transcript())
+	}
+	if r := <-resp; r.Err != nil || r.Status != 200 || r.Body != "hello\n" {
+		t.Fatalf("the request in flight at the signal got %v; want 200 \"hello\\n\": the HTTP drain proceeds as before.\n%s", r, p.Transcript())
 	}
 	code := p.ExitWithin(drain+3*time.Second, "the silent client was force-closed, so the drain was over")
 	if code != 1 {
@@ -208,9 +226,12 @@ func TestSilentClientIsForceClosedAtDrainTimeout(t *testing.T) {
 func TestStalledClientsDoNotHoldUpTheOthers(t *testing.T) {
 	t.Parallel()
 	// Enough clients of both kinds that a drain writing its frames one
-	// after another, in the registry's random order, almost surely meets a
-	// stalled client before some client that reads.
-	const drain, readers, stalled = time.Second, 16, 4
+	// after another, in the registry's random order, meets many stalled
+	// clients before the last client that reads: even with a deadline of
+	// 100 ms per frame, that client would wait for its frame for seconds.
+	// The drain timeout leaves a client that reads time to answer, and be
+	// released, after the frameBound it has for its frame.
+	const drain, readers, stalled = 1500 * time.Millisecond, 16, 24
 	p, addr := start(t, "-ws-drain-timeout", drain.String())
 	conns := dialAll(t, p, addr, readers)
 	for i, c := range conns {
@@ -221,7 +242,13 @@ func TestStalledClientsDoNotHoldUpTheOthers(t *testing.T) {
 	errs := make([]error, stalled)
 	var wg sync.WaitGroup
 	for i := range stalled {
-		wg.Go(func() { _, errs[i] = stall(t, addr) })
+		wg.Go(func() {
+			c, err := stall(t, addr)
+			if err == nil {
+				c.stopFlooding()
+			}
+			errs[i] = err
+		})
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
@@ -239,7 +266,8 @@ func TestStalledClientsDoNotHoldUpTheOthers(t *testing.T) {
 			t.Fatalf("client %d, which reads: %s; want its close frame within %v of the signal.\n"+
 				"%d other clients had stopped reading, so the server's writes to them block. A frame to a client that reads "+
 				"must not wait for those: send every frame at the same time, each from a goroutine of its own with a write "+
-				"deadline (WriteControl may be called alongside the connection's writer), not one after another.\n%s",
+				"deadline (WriteControl may be called alongside the connection's writer), not one after another, "+
+				"however short each one's deadline.\n%s",
 				i, e.describe(sent), frameBound, stalled, p.Transcript())
 		}
 		checkGoingAway(t, p, i, e, sent)
@@ -250,6 +278,67 @@ func TestStalledClientsDoNotHoldUpTheOthers(t *testing.T) {
 		t.Fatalf("exit code %d after a shutdown that had to force-close the stalled WebSockets; want 1.%s\n%s", code, trouble(p), p.Transcript())
 	}
 	expectDrainEvents(t, p, readers+stalled, readers, stalled)
+}
+
+// TestClientBackFromAPauseGetsGoingAway: a client that stopped reading for
+// a moment (a tab in the background, a train in a tunnel), so that the
+// server's writes to it block, and reads again well before
+// -ws-drain-timeout, still gets its close frame then, answers, and is
+// released: its frame waits for it as long as the drain does.
+func TestClientBackFromAPauseGetsGoingAway(t *testing.T) {
+	t.Parallel()
+	// The pause outlasts a frame deadline of a second, and ends long before
+	// the drain's (wsDrainTimeout).
+	const pause = 1500 * time.Millisecond
+	p, addr := start(t)
+	conns := dialAll(t, p, addr, 2)
+	for i, c := range conns {
+		if err := echo(c, fmt.Sprintf("client %d", i), awaitBound); err != nil {
+			t.Fatalf("client %d: %v; want every WebSocket served before the signal.\n%s", i, err, p.Transcript())
+		}
+	}
+	paused, err := stall(t, addr)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, p.Transcript())
+	}
+
+	sent := time.Now()
+	p.Signal(syscall.SIGTERM)
+	var back ending
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		// The pause is the client's behaviour, timed from the signal.
+		<-time.After(time.Until(sent.Add(pause)))
+		paused.stopFlooding()
+		back = await(paused.Conn, 0, awaitBound)
+	})
+	for i, e := range awaitAll(conns, 0, awaitBound) {
+		checkGoingAway(t, p, i, e, sent)
+		checkReleased(t, p, i, e, sent)
+	}
+	wg.Wait()
+
+	// Once it reads again, the client has its frame behind what the server
+	// sent before, and its answer behind the flood it sent: both take a
+	// moment on a busy machine. That it comes, and the close is clean,
+	// is what counts.
+	if back.code != websocket.CloseGoingAway {
+		t.Fatalf("the client that stopped reading, and read again %v after the signal: %s; want its close frame 1001 "+
+			"once it reads again, and a clean close, long before -ws-drain-timeout (%v).\n"+
+			"Its frame has to wait for the connection's writer, stuck in a write to this client until it reads. Give the "+
+			"frame the drain's own deadline (the client has until then to answer), and send it from a goroutine of its own: "+
+			"a frame given a shorter one (a second, or 100 ms each, one after another) gives up before the client reads "+
+			"again, and the client is cut off with 1006 at the drain timeout.%s\n%s",
+			pause, back.describe(sent), wsDrainTimeout, trouble(p), p.Transcript())
+	}
+	if back.hungUpEarly != nil || back.closeErr != nil {
+		t.Fatalf("the client that stopped reading, and read again %v after the signal: %s; want the server to keep the "+
+			"connection open until the client answers its close frame, then close it.\n%s", pause, back.describe(sent), p.Transcript())
+	}
+	if code := p.ExitWithin(wsDrainTimeout, "every client had answered, so the drain was over"); code != 0 {
+		t.Fatalf("exit code %d after a shutdown in which every WebSocket answered; want 0.%s\n%s", code, trouble(p), p.Transcript())
+	}
+	expectDrainEvents(t, p, len(conns)+1, len(conns)+1, 0)
 }
 
 // TestDrainNeverOutlastsShutdownTimeout: with -ws-drain-timeout longer than
@@ -277,8 +366,9 @@ func TestDrainNeverOutlastsShutdownTimeout(t *testing.T) {
 	if !p.Log().Has("websockets force-closed") {
 		t.Fatalf("the program never logged \"websockets force-closed\": it exited with the silent client's drain unfinished.\n"+
 			"Either the server's phase does not wait for the drain (Shutdown does not wait for what RegisterOnShutdown started), "+
-			"or the drain's wait ignores the context it was given, and the shutdown's budget ran out under it. Stop waiting "+
-			"when ctx is done (a break inside a select leaves only the select), then force-close the stragglers and say so.\n%s",
+			"or the drain's wait ignores the context it was given, or notices it late (a poll), and the shutdown's budget "+
+			"ran out under it. Stop waiting when ctx is done (a break inside a select leaves only the select), then "+
+			"force-close the stragglers and say so.\n%s",
 			p.Transcript())
 	}
 	if code != 1 {
@@ -322,6 +412,46 @@ func TestHTTPDrainProceedsAlongside(t *testing.T) {
 		t.Fatalf("exit code %d after a clean shutdown; want 0.%s\n%s", code, trouble(p), p.Transcript())
 	}
 	expectDrainEvents(t, p, 3, 3, 0)
+}
+
+// TestNewConnectionsRefusedWhileWebSocketsDrain: once the WebSockets'
+// drain has begun, the listener is closed, even while a client still keeps
+// that drain going: a new connection is refused at once, and its client
+// tries another instance, instead of being accepted by a server that is
+// leaving and cut off when it goes.
+func TestNewConnectionsRefusedWhileWebSocketsDrain(t *testing.T) {
+	t.Parallel()
+	p, addr := start(t)
+	slow := dialWS(t, p, addr)
+	if err := echo(slow, "hello", awaitBound); err != nil {
+		t.Fatalf("%v; want the WebSocket served before the signal.\n%s", err, p.Transcript())
+	}
+
+	// The client does not read, nor answer, until the check is done: the
+	// drain goes on for as long as the test looks.
+	p.Signal(syscall.SIGTERM)
+	p.WaitFor("websockets draining", awaitBound)
+	seen := time.Now()
+	err := labtest.Dial(addr)
+	for !labtest.Refused(err) && time.Since(seen) < frameBound {
+		time.Sleep(10 * time.Millisecond) // a few tries: the listener may close a moment after the event
+		err = labtest.Dial(addr)
+	}
+	if !labtest.Refused(err) {
+		t.Fatalf("new TCP connections were still accepted %v after \"websockets draining\" (the last: %v); want them refused: "+
+			"the listener is closed while the WebSockets drain.\nA client accepted now is served by a process that is leaving, "+
+			"and cut off when it goes. Are the WebSockets drained before Shutdown is called? Have Shutdown start their "+
+			"drain (RegisterOnShutdown: it runs right after the listener is closed), and wait for it after Shutdown, in "+
+			"the same phase.\n%s", frameBound, describeDial(err), p.Transcript())
+	}
+
+	e := await(slow, 0, awaitBound)
+	checkGoingAway(t, p, 0, e, seen)
+	checkReleased(t, p, 0, e, seen)
+	if code := p.ExitWithin(wsDrainTimeout, "the only WebSocket had answered"); code != 0 {
+		t.Fatalf("exit code %d after a clean shutdown; want 0.%s\n%s", code, trouble(p), p.Transcript())
+	}
+	expectDrainEvents(t, p, 1, 1, 0)
 }
 
 // TestForcedHTTPDrainStillWaitsForWebSockets: when the HTTP drain runs out
@@ -403,6 +533,123 @@ func TestUpgradeDuringDrainDelayIsRefused(t *testing.T) {
 		t.Fatalf("exit code %d after a clean shutdown; want 0.%s\n%s", code, trouble(p), p.Transcript())
 	}
 	expectDrainEvents(t, p, 1, 1, 0)
+}
+
+// TestUpgradeAsTheDrainStartsIsToldToGo: an upgrade that had passed the
+// readiness check when the drain began (readiness goes off a moment before
+// the drain, and an upgrade can be between the two) is refused, or gets a
+// close frame of its own at once. It must not join the registry after the
+// drain has taken its count and sent its frames: nothing would ever tell it
+// to go, and it would be cut off at the end with 1006.
+//
+// It wires the parts in-process, as run does, to hold one upgrade at that
+// very instant: readiness stays on, and the upgrade goes ahead only once the
+// drain has begun.
+func TestUpgradeAsTheDrainStartsIsToldToGo(t *testing.T) {
+	t.Parallel()
+	log := labtest.NewEventLog()
+	logger := newLogger("json", log)
+	var ready readiness
+	ready.set(true)
+	ws := newWebSockets(pushInterval, wsDrainTimeout, &ready, logger)
+
+	arrived, proceed := make(chan struct{}), make(chan struct{})
+	var release sync.Once // closes proceed
+	hold := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(arrived) // the test sends one request
+		<-proceed
+		ws.ServeHTTP(w, r)
+	})
+	srv, _, err := startServer("127.0.0.1:0", hold, logger)
+	if err != nil {
+		t.Fatalf("starting the server: %v\n%s", err, log.Text())
+	}
+	ev, err := log.WaitFor("listening", labtest.StartBound, nil)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.Text())
+	}
+	phase := drainServer(srv, ws, logger)
+
+	type dialed struct {
+		conn *websocket.Conn
+		err  error
+	}
+	dial := make(chan dialed, 1)
+	go func() {
+		conn, err := tryDialWS(ev.Str("addr"), nil)
+		dial <- dialed{conn, err}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), awaitBound)
+	defer cancel()
+	phaseDone := make(chan struct{})
+	var phaseErr error
+	phaseStarted := false
+	t.Cleanup(func() {
+		// Whatever failed, let everything end: the held request, the
+		// client's connection, the phase, the server.
+		release.Do(func() { close(proceed) })
+		select {
+		case d := <-dial:
+			if d.conn != nil {
+				d.conn.Close()
+			}
+		case <-time.After(awaitBound):
+		}
+		if phaseStarted {
+			select {
+			case <-phaseDone:
+			case <-time.After(awaitBound):
+			}
+		}
+		_ = srv.Close()
+	})
+
+	select {
+	case <-arrived:
+	case <-time.After(awaitBound):
+		t.Fatalf("the upgrade request never reached the handler within %v.\n%s", awaitBound, log.Text())
+	}
+	phaseStarted = true
+	go func() {
+		defer close(phaseDone)
+		phaseErr = phase(ctx)
+	}()
+	if _, err := log.WaitFor("websockets draining", frameBound, nil); err != nil {
+		t.Fatalf("%v: Shutdown began, with an upgrade in flight, and the WebSockets' drain did not start. Have Shutdown "+
+			"start it the moment it begins (RegisterOnShutdown): it does not wait for the request to finish first.\n%s",
+			err, log.Text())
+	}
+	proceeded := time.Now()
+	release.Do(func() { close(proceed) })
+
+	d := <-dial
+	dial <- d // for the clean-up, which closes the connection
+	var refused *refusedError
+	switch {
+	case errors.As(d.err, &refused) && refused.status == 503:
+		// Refused before the upgrade: as good as a close frame.
+	case d.err != nil:
+		t.Fatalf("the upgrade that was in flight as the drain began got %v; want 503 Service Unavailable, or a "+
+			"WebSocket that gets its close frame 1001 at once.\n%s", d.err, log.Text())
+	default:
+		e := await(d.conn, 0, awaitBound)
+		if e.code != websocket.CloseGoingAway || e.frameAt.Sub(proceeded) > frameBound {
+			t.Fatalf("the WebSocket upgraded as the drain began: %s; want its close frame 1001 within %v.\n"+
+				"It joined the registry after the drain had counted the connections and sent their frames, so nothing "+
+				"told it to go. Once draining, the registry must refuse a connection, and the handler send that "+
+				"connection a close frame of its own.%s\n%s", e.describe(proceeded), frameBound, trouble(inProcess{log}),
+				log.Text())
+		}
+	}
+	select {
+	case <-phaseDone:
+		if phaseErr != nil {
+			t.Fatalf("the server's phase failed: %v; want nil: no WebSocket was open when the drain began, and the "+
+				"one upgraded then was told to go.\n%s", phaseErr, log.Text())
+		}
+	case <-time.After(awaitBound):
+		t.Fatalf("the server's phase had not returned %v after the drain began.\n%s", awaitBound, log.Text())
+	}
 }
 
 // TestIdleShutdownIsPrompt: with no WebSocket open at the signal, the

@@ -22,8 +22,9 @@ import (
 //     handler adds its connection and removes it when it ends;
 //  2. the start of the drain: refuse new connections, and send every live
 //     one a close frame, status 1001 "going away", all at the same time,
-//     each from a goroutine of its own with a write deadline, so that a
-//     client that has stopped reading holds up no frame but its own;
+//     each from a goroutine of its own with a write deadline (the drain's
+//     own), so that a client that has stopped reading holds up no frame
+//     but its own;
 //  3. the rest of the drain: wait until every client has answered (let the
 //     registry say when it is empty; do not poll it), and force-close the
 //     ones left when -ws-drain-timeout has passed, or the context given to
@@ -62,7 +63,8 @@ func newWebSockets(pushInterval, drainTimeout time.Duration, ready *readiness, l
 // TODO(task11): once readiness is off (ready.isReady()), refuse the upgrade
 // with 503 Service Unavailable: the client retries through the load
 // balancer, to an instance that stays. And register each connection for as
-// long as it is served.
+// long as it is served; one upgraded just as the drain starts is refused by
+// the registry, and gets a close frame of its own.
 func (ws *webSockets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	conn, err := ws.upgrader.Upgrade(w, r, nil)
 	if err != nil {

@@ -37,7 +37,7 @@ func parseFlags(args []string, stdout io.Writer) (config, error) {
 	fs.DurationVar(&cfg.phaseTimeout, "phase-timeout", 10*time.Second, "how long each shutdown phase may take")
 	fs.DurationVar(&cfg.metricsLinger, "metrics-linger", 15*time.Second, "how long the admin listener stays up after the other phases, for a last scrape")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 28*time.Second, "the whole shutdown's budget, from the signal")
-	fs.StringVar(&cfg.injectFault, "inject-fault", "", "for the lab's tests: add a phase that hangs (\"hang\") or panics (\"panic\")")
+	fs.StringVar(&cfg.injectFault, "inject-fault", "", "for the lab's tests: add a phase that returns an error (\"error\"), hangs (\"hang\") or panics (\"panic\")")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -82,8 +82,10 @@ func parseFlags(args []string, stdout io.Writer) (config, error) {
 		return cfg, fmt.Errorf("invalid -metrics-linger %v: -drain-delay %v, -phase-timeout %v and the linger add up to %v, more than -shutdown-timeout %v",
 			cfg.metricsLinger, cfg.drainDelay, cfg.phaseTimeout, worst, cfg.shutdownTimeout)
 	}
-	if cfg.injectFault != "" && cfg.injectFault != "hang" && cfg.injectFault != "panic" {
-		return cfg, fmt.Errorf("invalid -inject-fault %q: want hang or panic", cfg.injectFault)
+	switch cfg.injectFault {
+	case "", "error", "hang", "panic":
+	default:
+		return cfg, fmt.Errorf("invalid -inject-fault %q: want error, hang or panic", cfg.injectFault)
 	}
 	if cfg.logFormat != "text" && cfg.logFormat != "json" {
 		return cfg, fmt.Errorf("invalid -log-format %q: want text or json", cfg.logFormat)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -79,8 +80,21 @@ func (s *service) listening(server string) string {
 func (s *service) exit(want int, why string) {
 	s.t.Helper()
 	if code := s.ExitWithin(budget+margin, "the shutdown should be over within its budget"); code != want {
-		s.t.Fatalf("exit code %d; want %d: %s.\n%s", code, want, why, s.Transcript())
+		s.t.Fatalf("exit code %d%s; want %d: %s.\n%s", code, s.exitMeaning(code), want, why, s.Transcript())
 	}
+}
+
+// exitMeaning explains an exit code 2, which means two things: this lab's
+// usage error, and Go's exit code for a panic that nothing recovered.
+func (s *service) exitMeaning(code int) string {
+	switch {
+	case code == 2 && strings.Contains(s.Log().Text(), "panic: "):
+		return " (Go's exit code for a panic that nothing recovered, not a usage error: the program died of the panic below, " +
+			"and the shutdown stopped where it was)"
+	case code == 2:
+		return " (a usage error: the program refused its command line)"
+	}
+	return ""
 }
 
 // slowRequest sends GET / and waits until the handler has it.
@@ -132,12 +146,15 @@ func TestAdminEndpointsLiveOnTheAdminListener(t *testing.T) {
 // TestAdminListenerStopsLastAfterLingering: the phases run readiness, api
 // server, admin server; the admin server's phase logs "lingering" once the
 // others are done, and drains its listener no earlier than -metrics-linger
-// later; the process exits 0 with "exited" last. (Already true of the
-// starter.)
+// later, even with a -phase-timeout shorter than the linger; the process
+// exits 0 with "exited" last. (Already true of the starter.)
 func TestAdminListenerStopsLastAfterLingering(t *testing.T) {
 	t.Parallel()
-	const linger = 400 * time.Millisecond
-	s := start(t, "-metrics-linger", linger.String())
+	// The defaults linger 15 s with a phase timeout of 10 s: so does this
+	// test, scaled down. No drain delay, so that the readiness phase is far
+	// inside its short deadline however busy the machine is.
+	const linger, phaseTimeout = time.Second, 500 * time.Millisecond
+	s := start(t, "-metrics-linger", linger.String(), "-phase-timeout", phaseTimeout.String(), "-drain-delay", "0s")
 
 	s.Signal(syscall.SIGTERM)
 	s.exit(0, "a shutdown with nothing in flight is clean")
@@ -163,11 +180,117 @@ func TestAdminListenerStopsLastAfterLingering(t *testing.T) {
 		return ev.Msg() == "draining server" && ev.Str("server") == "admin"
 	})
 	if took := labtest.EventTime(t, drained).Sub(lingering); took < linger {
-		t.Errorf("the admin listener began to drain %v after \"lingering\"; want no earlier than -metrics-linger, %v.\n%s",
-			took.Round(time.Millisecond), linger, s.Transcript())
+		t.Errorf("the admin listener began to drain %v after \"lingering\"; want no earlier than -metrics-linger, %v.\n"+
+			"The log says it lingers %v, but something ended the linger early: with -phase-timeout %v, is the admin server's phase "+
+			"on the lifecycle's default deadline? Its phase is a linger and then a drain, and needs a deadline of its own that "+
+			"covers both, lifecycle.Timeout(linger + phase timeout); on the default one, a scrape that comes late in the linger finds "+
+			"/metrics gone.\n%s",
+			took.Round(time.Millisecond), linger, linger, phaseTimeout, s.Transcript())
 	}
 	if events := s.Log().Events(); events[len(events)-1].Msg() != "exited" {
 		t.Errorf("the last event was %q; want \"exited\".\n%s", events[len(events)-1].Msg(), s.Transcript())
+	}
+}
+
+// TestAdminRequestInFlightFinishesAfterTheLinger: a request to the admin
+// listener that is still running when the linger ends (a slow scrape, a
+// profile) is drained like any other: it gets its answer, and the process
+// exits 0. The admin server's phase has a deadline for the linger and then
+// a drain. (Already true of the starter.)
+func TestAdminRequestInFlightFinishesAfterTheLinger(t *testing.T) {
+	t.Parallel()
+	// The request is a heap profile over the whole linger, sent once
+	// "lingering" is logged: it is still running when the linger ends,
+	// and done well within -phase-timeout after it. On a busy machine it
+	// can arrive only after the admin listener has closed; then there is
+	// nothing to judge, and the scenario runs again with a longer linger.
+	lingers := []time.Duration{time.Second, 2 * time.Second}
+	for i, linger := range lingers {
+		err := adminRequestRound(t, linger)
+		if err == nil || t.Failed() {
+			return
+		}
+		if i == len(lingers)-1 {
+			t.Fatalf("the admin request, sent as soon as \"lingering\" was logged, never reached the program in %d tries, the last "+
+				"with a %v linger: each time the admin listener had closed first (%v). The admin listener must stay up for its whole linger.",
+				len(lingers), linger, err)
+		}
+		t.Logf("try %d: the admin request never reached the program before its listener closed (%v); again with a longer linger", i+1, err)
+	}
+}
+
+// adminRequestRound is one run of TestAdminRequestInFlightFinishesAfterTheLinger.
+// It returns an error, without failing the test, if the request never
+// reached the program.
+func adminRequestRound(t *testing.T, linger time.Duration) error {
+	t.Helper()
+	s := start(t, "-metrics-linger", linger.String())
+
+	s.Signal(syscall.SIGTERM)
+	s.WaitFor("lingering", budget+margin)
+	// pprof's delta profiles take whole seconds: the linger's.
+	path := fmt.Sprintf("/debug/pprof/heap?seconds=%d", int(linger.Seconds()))
+	r := <-labtest.Get("http://"+s.admin+path, budget+margin)
+	code := s.ExitWithin(budget+margin, "the shutdown should be over within its budget")
+	forced := slices.ContainsFunc(s.Log().Events(), func(ev labtest.Event) bool {
+		return ev.Msg() == "forced close" && ev.Str("server") == "admin"
+	})
+	if r.Err != nil && !forced && (labtest.Refused(r.Err) || errors.Is(r.Err, syscall.ECONNRESET)) {
+		return r.Err
+	}
+	if r.Err != nil || r.Status != 200 {
+		hint := ""
+		if forced {
+			hint = "The admin listener's drain was forced (\"forced close\" server=admin) as soon as the linger was over: the admin " +
+				"server's phase has no time left for its drain. Its deadline must cover the linger and then a drain like any other: " +
+				"lifecycle.Timeout(linger + phase timeout), not the linger alone.\n"
+		}
+		t.Fatalf("GET %s on the admin listener, sent while it lingered %v and still running when the linger ended, got %v; "+
+			"want 200: a request in flight when the linger ends is drained like any other, within -phase-timeout %v.\n%s%s",
+			path, linger, shorten(r), phaseTimeout, hint, s.Transcript())
+	}
+	if code != 0 {
+		t.Fatalf("exit code %d%s; want 0: the admin request finished in time, so the shutdown is clean.\n%s", code, s.exitMeaning(code), s.Transcript())
+	}
+	return nil
+}
+
+// TestBudgetCountsFromTheSignal: an instance that has been up for longer
+// than -shutdown-timeout (every real one) still gets its whole budget when
+// the signal comes: the readiness phase waits its drain delay, the admin
+// listener lingers, and the process exits 0. (Already true of the starter.)
+func TestBudgetCountsFromTheSignal(t *testing.T) {
+	t.Parallel()
+	// A budget short enough to outlive before the signal, and still three
+	// times what the shutdown takes.
+	const budget, drainDelay, phaseTimeout, linger = time.Second, 100 * time.Millisecond, 600 * time.Millisecond, 200 * time.Millisecond
+	s := start(t, "-shutdown-timeout", budget.String(), "-drain-delay", drainDelay.String(),
+		"-phase-timeout", phaseTimeout.String(), "-metrics-linger", linger.String())
+
+	// The scenario, not a synchronisation: the instance has been up for
+	// longer than its budget when the signal comes.
+	time.Sleep(budget + 100*time.Millisecond)
+	s.Signal(syscall.SIGTERM)
+	code := s.ExitWithin(budget+margin, "the shutdown should be over within its budget")
+	failed := s.Log().AtLevel("ERROR")
+	if code != 0 || len(failed) > 0 {
+		hint := ""
+		if slices.ContainsFunc(failed, func(ev labtest.Event) bool { return strings.Contains(ev.Str("err"), "deadline exceeded") }) {
+			hint = "A phase ran out of time at once: the budget counts from the signal. A deadline made at start-up " +
+				"(context.WithTimeout at the top of run) has passed before the signal ever comes on any instance that has been up " +
+				"a while, and every phase then starts past it. Make it in shutdown, when the phases are about to run.\n"
+		}
+		t.Fatalf("after %v of uptime, longer than -shutdown-timeout %v, the shutdown ended with exit code %d%s and %d error events; "+
+			"want exit 0 and none: nothing was in flight, and the phases need %v of the %v budget.\n%s%s",
+			budget+100*time.Millisecond, budget, code, s.exitMeaning(code), len(failed), drainDelay+linger, budget, hint, s.Transcript())
+	}
+	lingering := labtest.EventTime(t, s.WaitFor("lingering", time.Second))
+	drained := s.WaitForMatch(`"draining server" with server="admin"`, time.Second, func(ev labtest.Event) bool {
+		return ev.Msg() == "draining server" && ev.Str("server") == "admin"
+	})
+	if took := labtest.EventTime(t, drained).Sub(lingering); took < linger {
+		t.Errorf("the admin listener lingered %v; want -metrics-linger, %v: the budget counts from the signal, so there is time for it.\n%s",
+			took.Round(time.Millisecond), linger, s.Transcript())
 	}
 }
 
@@ -271,6 +394,19 @@ func TestForcedDrainCountsAsFailed(t *testing.T) {
 		t.Errorf("the api server phase took %v; want at least its deadline, %v.\n%s", took, phaseTimeout, s.Transcript())
 	}
 	<-resp // cut off by the forced close; nothing to check
+}
+
+// TestFailingPhaseCountsAsFailed: with -inject-fault error, a phase returns
+// an error at once, well within its deadline. The final scrape counts that
+// phase as failed, once, with a duration.
+func TestFailingPhaseCountsAsFailed(t *testing.T) {
+	t.Parallel()
+	s := start(t, "-inject-fault", "error")
+
+	s.Signal(syscall.SIGTERM)
+	fams := s.finalScrape("readiness", "api server", "injected fault")
+	s.checkPhaseMetrics(fams, map[string]bool{"readiness": false, "api server": false, "injected fault": true})
+	s.checkDuration(fams, "injected fault")
 }
 
 // TestHungPhaseCountsAsFailed: with -inject-fault hang, a phase ignores its

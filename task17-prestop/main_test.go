@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -302,16 +303,24 @@ func TestShortPreStopLeavesTheRestOfTheDrainDelay(t *testing.T) {
 
 // TestRepeatedPreStopDoesNotExtendTheWait: hooks are delivered at least
 // once, so a second call can come while the first is waiting. Both answer
-// 200, and the second answers when the first does, not a whole
-// -prestop-delay after its own call: a repeat never pushes SIGTERM back.
+// 200, and the second answers when the first does: not a whole
+// -prestop-delay after its own call (a repeat never pushes SIGTERM back),
+// and not at once either (a kubelet that restarted mid-hook waits for the
+// repeat's answer alone, then sends SIGTERM).
 func TestRepeatedPreStopDoesNotExtendTheWait(t *testing.T) {
 	t.Parallel()
-	const preStopDelay = 800 * time.Millisecond
+	// The repeat comes gap after the first call was logged. A fresh wait
+	// answers a whole delay after the repeat, one at once only gap after
+	// the first call; the right answer comes between the two, the delay
+	// after the first. gap, and delay - gap, are what a busy machine's
+	// scheduling may take out of each side.
+	const preStopDelay = 1200 * time.Millisecond
 	const gap = 400 * time.Millisecond
 	s := start(t, "-prestop-delay", preStopDelay.String(), "-drain-delay", "500ms")
 
 	// The first call, until the program has logged it (or answered it,
 	// if it does not wait at all).
+	called := time.Now()
 	first := s.preStop()
 	var r1 labtest.Response
 	answered := make(chan struct{})
@@ -322,11 +331,14 @@ func TestRepeatedPreStopDoesNotExtendTheWait(t *testing.T) {
 			preStopPath, r1, hookHint(r1), s.Transcript())
 	}
 	time.Sleep(gap) // the scenario: the repeat comes while the first call waits
+	repeated := time.Now()
 	r2 := s.preStopDone()
+	repeatAnswered := time.Now()
 	<-answered
 	if r1.Err != nil || r1.Status != http.StatusOK {
 		t.Fatalf("the first GET %s got %v; want 200.\n%s", preStopPath, r1, s.Transcript())
 	}
+	sent := repeated.Sub(called).Round(time.Millisecond)
 	// The repeat was sent at least gap after the first call, so it should
 	// wait about the rest of the delay; a fresh wait takes all of it, or
 	// more.
@@ -335,7 +347,19 @@ func TestRepeatedPreStopDoesNotExtendTheWait(t *testing.T) {
 			"within what was left of the %v delay.\n"+
 			"A repeated hook that waits the whole delay again pushes SIGTERM, and the whole shutdown, back: "+
 			"every call should answer the -prestop-delay after readiness went off.\n%s",
-			preStopPath, gap, r2.Elapsed.Round(time.Millisecond), preStopDelay, s.Transcript())
+			preStopPath, sent, r2.Elapsed.Round(time.Millisecond), preStopDelay, s.Transcript())
+	}
+	// Readiness went off after the first call was sent, so no right answer
+	// to the repeat comes sooner than the delay after that (timers never
+	// fire early; the few milliseconds allow for rounding a wait).
+	if since := repeatAnswered.Sub(called); since < preStopDelay-5*time.Millisecond {
+		t.Errorf("the second GET %s, sent %v after the first, answered after %v, %v after the first call; "+
+			"want no earlier than the -prestop-delay, %v, after it: a repeat answers when the first does.\n"+
+			"The kubelet waits for the answer of the call it made last (a kubelet that restarted in the middle of the hook has "+
+			"only the repeat), then sends SIGTERM: a repeat that answers at once cuts the wait short, before the load balancers "+
+			"have had their time. Readiness being off already is not \"nothing to do\": wait for what is left of the first "+
+			"call's delay, counted from when readiness went off.\n%s",
+			preStopPath, sent, r2.Elapsed.Round(time.Millisecond), since.Round(time.Millisecond), preStopDelay, s.Transcript())
 	}
 	if r := s.readyz(); r.Err != nil || r.Status != http.StatusServiceUnavailable {
 		t.Errorf("GET /readyz after both hooks answered got %v; want 503.\n%s", r, s.Transcript())
@@ -348,14 +372,55 @@ func TestRepeatedPreStopDoesNotExtendTheWait(t *testing.T) {
 // stays off, and the process exits 0, on time.
 func TestPreStopAfterTheSignalIsHarmless(t *testing.T) {
 	t.Parallel()
+	// The call goes out once "readiness off" is logged, and must reach the
+	// program before its admin listener closes: the drain delay and the
+	// linger later. On a busy machine it can arrive after that, and then
+	// there is nothing to judge (the connection is refused or reset, and
+	// no "prestop" is logged): the scenario runs again with a longer
+	// linger, rather than blame the hook for a call it never saw.
+	lingers := []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second}
+	for i, linger := range lingers {
+		err := lateHookRound(t, linger)
+		if err == nil || t.Failed() {
+			return
+		}
+		if i == len(lingers)-1 {
+			t.Fatalf("GET %s, sent as soon as \"readiness off\" was logged, never reached the hook in %d tries, the last "+
+				"with a %v linger: each time the admin listener had closed first (%v).\n"+
+				"The admin listener must stay up until every other phase is done and it has lingered; the hook itself was not "+
+				"called, so this says nothing about it.", preStopPath, len(lingers), linger, err)
+		}
+		t.Logf("try %d: the late call never reached the hook before the admin listener closed (%v); again with a longer linger", i+1, err)
+	}
+}
+
+// lateHookRound is one run of TestPreStopAfterTheSignalIsHarmless with the
+// admin listener lingering linger. It returns an error, without failing
+// the test, if the call never reached the program.
+func lateHookRound(t *testing.T, linger time.Duration) error {
+	t.Helper()
 	const preStopDelay, drainDelay = 3 * time.Second, 500 * time.Millisecond
-	s := start(t, "-prestop-delay", preStopDelay.String(), "-drain-delay", drainDelay.String())
+	s := start(t, "-prestop-delay", preStopDelay.String(), "-drain-delay", drainDelay.String(), "-metrics-linger", linger.String())
 
 	s.Signal(syscall.SIGTERM)
 	s.WaitFor("readiness off", 5*time.Second)
 	r := <-s.preStop()
+	if r.Err != nil && connectionLost(r.Err) {
+		// Every line is in once the program has exited: a call that
+		// reached the handler logged "prestop".
+		s.ExitWithin(budget+margin, "the shutdown should be over within its budget")
+		if !s.Log().Has("prestop") {
+			return r.Err
+		}
+	}
 	if r.Err != nil || r.Status != http.StatusOK {
-		t.Fatalf("GET %s during the shutdown's drain delay got %v; want 200: a late call is harmless.\n%s%s", preStopPath, r, hookHint(r), s.Transcript())
+		why := "a late call is harmless: the shutdown is under way, and the hook has nothing left to wait for."
+		if r.Err != nil && s.Log().Has("prestop") {
+			why = "the hook was called (it logged \"prestop\") but never answered: " + why +
+				" A hook that waits now holds the admin listener's drain back, until its deadline cuts the call off."
+		}
+		t.Fatalf("GET %s after SIGTERM, during the shutdown, got %v; want 200 at once: %s\n%s%s",
+			preStopPath, r, why, hookHint(r), s.Transcript())
 	}
 	if r.Elapsed >= preStopDelay/2 {
 		t.Errorf("GET %s after SIGTERM answered after %v; want at once.\n"+
@@ -366,6 +431,14 @@ func TestPreStopAfterTheSignalIsHarmless(t *testing.T) {
 		t.Errorf("GET /readyz after the late hook got %v; want 503: the instance is still leaving.\n%s", r, s.Transcript())
 	}
 	s.exit()
+	return nil
+}
+
+// connectionLost reports whether err is a call cut off at the connection:
+// refused (the listener had closed), or reset or ended before an answer
+// (it closed with the call still in its queue, or the process exited).
+func connectionLost(err error) bool {
+	return labtest.Refused(err) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // TestSignalWithoutPreStopWaitsTheDrainDelay: without a hook (an older
@@ -471,10 +544,18 @@ func preStopRaceRound(t *testing.T, round int) {
 			"share what they know about readiness (has it gone off, and when?) from different goroutines, and nothing orders them. " +
 			"Guard that state with a sync.Mutex, and hold it while you decide how long to wait.")
 	}
+	// A call that a busy machine delays until the admin listener has
+	// closed is refused, or reset in the listener's queue: that is the end
+	// of the shutdown, not a fault of the hook, which never saw it. Each
+	// call the hook did see logged "prestop", so only as many calls as
+	// went unlogged may have been lost that way.
+	unseen := len(answers) - log.Count("prestop")
 	for i, r := range answers {
-		// A call that a busy machine delays until the admin listener has
-		// closed is refused: that is the end of the shutdown, not a fault.
-		if (r.Err != nil || r.Status != http.StatusOK) && !labtest.Refused(r.Err) {
+		if r.Err != nil && connectionLost(r.Err) && unseen > 0 {
+			unseen--
+			continue
+		}
+		if r.Err != nil || r.Status != http.StatusOK {
 			t.Errorf("shutdown %d: hook %d of %d, just after the signal, got %v; want 200 at once.\n%s--- what run logged ---\n%s",
 				round, i+1, len(answers), r, hookHint(r), log.Text())
 			break // the others went the same way

@@ -35,6 +35,17 @@ const exitMargin = 2 * time.Second
 // pod spec leaves it out.
 const defaultGracePeriod = 30 * time.Second
 
+// graceSlack is how much longer than it needs the grace period may be: room
+// to round up to a number people like. The program is gone by its own
+// deadline; only a process that is stuck uses more, and then the extra
+// holds the pod, the rollout and a node's drain for nothing.
+const graceSlack = 10 * time.Second
+
+// scrapeInterval is how often Prometheus scrapes this pod, the interval
+// task 15 chose the linger for: a linger that long always holds the start
+// of one more scrape.
+const scrapeInterval = 15 * time.Second
+
 // manifest is the decoded deploy/ folder, with the program's own reading of
 // the container's args.
 type manifest struct {
@@ -203,7 +214,8 @@ func TestManifestPreStopHookCallsTheAdminEndpoint(t *testing.T) {
 // TestManifestGracePeriodCoversPreStopAndBudget: terminationGracePeriodSeconds,
 // which Kubernetes counts from the moment the pod is deleted, before the
 // preStop hook runs, covers the hook's -prestop-delay, then the whole
-// -shutdown-timeout from SIGTERM, then a margin of 2 s to exit.
+// -shutdown-timeout from SIGTERM, then a margin of 2 s to exit; and it is
+// no more than 10 s longer than that.
 func TestManifestGracePeriodCoversPreStopAndBudget(t *testing.T) {
 	t.Parallel()
 	m := loadManifest(t)
@@ -220,6 +232,35 @@ func TestManifestGracePeriodCoversPreStopAndBudget(t *testing.T) {
 		t.Errorf("the grace period is %v (%s); want at least %v: the preStop hook's %v (-prestop-delay) + the shutdown's %v (-shutdown-timeout, from SIGTERM) + %v to exit.\n"+
 			"The countdown starts when the pod is deleted, before the hook runs, so the hook's time comes out of it too. %s",
 			grace, said, need, m.cfg.preStopDelay, m.cfg.shutdownTimeout, exitMargin, why)
+	}
+	if grace > need+graceSlack {
+		t.Errorf("the grace period is %v (%s); want at most %v: the %v that the hook, the budget and the exit need, and %v to spare.\n"+
+			"The program is gone by its own deadline, so only a stuck process ever uses the rest: a hook that hangs, a drain that ignores "+
+			"its deadline. Then the pod, the rollout and any node being drained wait that long for SIGKILL, for nothing.",
+			grace, said, need+graceSlack, need, graceSlack)
+	}
+}
+
+// TestManifestWaitsCoverTheDrainDelayAndAScrape: the container's args keep
+// the two waits the shutdown is for: the hook's -prestop-delay is at least
+// the -drain-delay, so that everything the load balancers need happens
+// before SIGTERM; and -metrics-linger is at least a scrape interval, 15 s.
+// (Already true of the starter.)
+func TestManifestWaitsCoverTheDrainDelayAndAScrape(t *testing.T) {
+	t.Parallel()
+	m := loadManifest(t)
+	if m.cfg.preStopDelay < m.cfg.drainDelay {
+		t.Errorf("the container's -prestop-delay is %v; want at least its -drain-delay, %v.\n"+
+			"The hook is there so that the load balancers have caught up before SIGTERM: once the signal comes, anything in the pod "+
+			"that reacts to it (a sidecar proxy, a runtime's own handler) is already leaving. A shorter hook leaves the rest of the wait "+
+			"after SIGTERM, and one of 0s does nothing at all. If the grace period is too short for the hook, lengthen the grace period.",
+			m.cfg.preStopDelay, m.cfg.drainDelay)
+	}
+	if m.cfg.metricsLinger < scrapeInterval {
+		t.Errorf("the container's -metrics-linger is %v; want at least %v, the interval Prometheus scrapes this pod at (task 15).\n"+
+			"A linger shorter than a scrape interval can close /metrics before the next scrape, and the shutdown's final figures are "+
+			"lost with it. If the grace period is too short for the budget, lengthen the grace period rather than shorten what the shutdown waits for.",
+			m.cfg.metricsLinger, scrapeInterval)
 	}
 }
 

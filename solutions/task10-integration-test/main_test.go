@@ -82,9 +82,16 @@ func TestGracefulShutdown(t *testing.T) {
 
 	select {
 	case r := <-resp:
-		if r.err != nil || r.status != http.StatusOK || r.body != "hello\n" {
+		switch {
+		case r.err != nil || r.status != http.StatusOK:
 			t.Fatalf("the request in flight when SIGTERM arrived got %v; want 200 \"hello\\n\".\n"+
 				"The program must catch SIGTERM and let the request finish before it exits.\n%s", r, p.transcript())
+		case r.body != "hello\n":
+			// A 200 alone proves little: a handler that gives up when the
+			// shutdown starts answers 200 with nothing in it.
+			t.Fatalf("the request in flight when SIGTERM arrived got %v; want 200 \"hello\\n\".\n"+
+				"The status is right but the body is not: the handler stopped its work when the shutdown started; "+
+				"a graceful shutdown lets it finish.\n%s", r, p.transcript())
 		}
 	case <-deadline.C:
 		t.Fatalf("the request in flight got no response within %v of SIGTERM; want 200 \"hello\\n\" after about %v.\n%s",
@@ -94,7 +101,8 @@ func TestGracefulShutdown(t *testing.T) {
 	select {
 	case <-p.exited:
 		if code := exitCode(p.err); code != 0 {
-			t.Fatalf("the program exited with %s after a clean shutdown; want exit code 0.\n%s", describeExit(p.err), p.transcript())
+			t.Fatalf("the program ended with %s after answering the request in flight; want exit code 0, "+
+				"which is how an orchestrator tells a clean shutdown from a failed one.\n%s", describeExit(p.err), p.transcript())
 		}
 	case <-deadline.C:
 		t.Fatalf("the program was still running %v after SIGTERM, although its last request had finished; want it to exit.\n%s",
@@ -227,7 +235,7 @@ func describeExit(err error) string {
 	var exitErr *exec.ExitError
 	if errors.As(err, &exitErr) {
 		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return fmt.Sprintf("no exit code: killed by the signal (%v), which it did not handle", ws.Signal())
+			return fmt.Sprintf("no exit code: killed by a signal (%v)", ws.Signal())
 		}
 	}
 	return fmt.Sprintf("exit code %d", exitCode(err))
