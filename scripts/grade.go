@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -52,6 +50,23 @@ type gradeReport struct {
 	Missing         int          `json:"missing"`
 	// NotWritten counts the tasks this lab does not have yet.
 	NotWritten int `json:"not_written"`
+	// Error says why the copy could not be graded at all (not a lab
+	// workspace, unreadable); it then has no tasks.
+	Error string `json:"error,omitempty"`
+}
+
+// gradeOptions are grade's flags beyond the copies.
+type gradeOptions struct {
+	jobs  int
+	tasks []int // grade only these; none is every task
+	// jsonPath, csvPath and markdownPath are where the reports go, if
+	// anywhere; format is what --json writes: "lab" (gradeReport) or
+	// "exercism" (the exercism test runner's results.json).
+	jsonPath, csvPath, markdownPath string
+	format                          string
+	// perLearner makes --json a folder of one report per learner even when
+	// there is one (a shard of a class may hold one copy).
+	perLearner bool
 }
 
 // learnerCopy is one workspace to grade, and the name it goes by.
@@ -134,15 +149,15 @@ func openCopy(dir string) learnerCopy {
 // a copy lacks is missing; tasks the lab does not have yet are left out.
 // The result cache is not used: a grade is a fresh run. grade reports
 // whether every task present in every copy passed.
-func grade(ctx context.Context, lab *workspace.Workspace, copies []learnerCopy, jobs int, jsonPath, csvPath string, w io.Writer) (bool, error) {
+func grade(ctx context.Context, lab *workspace.Workspace, copies []learnerCopy, opts gradeOptions, w io.Writer) (bool, error) {
 	labCommit := workspace.GitCommit(lab.Root)
 	manifest, err := lab.ReadManifest()
 	if err != nil {
 		return false, err
 	}
 	start := time.Now()
-	warmUp(ctx, lab, lab.Present(), os.Stderr)
-	sem := make(chan struct{}, jobs)
+	warmUp(ctx, lab, selected(lab.Present(), opts.tasks), os.Stderr)
+	sem := make(chan struct{}, opts.jobs)
 	reports := make([]*gradeReport, len(copies))
 	var wg sync.WaitGroup
 	for i, c := range copies {
@@ -150,34 +165,80 @@ func grade(ctx context.Context, lab *workspace.Workspace, copies []learnerCopy, 
 		if c.err != nil {
 			continue
 		}
-		gradeCopy(ctx, lab, manifest, c.ws, reports[i], sem, &wg)
+		gradeCopy(ctx, lab, manifest, c.ws, opts.tasks, reports[i], sem, &wg)
 	}
 	wg.Wait()
 	for _, r := range reports {
 		r.tally(lab)
 	}
-	elapsed := time.Since(start)
+	return presentReports(lab, reports, time.Since(start), opts, w)
+}
 
-	if len(copies) == 1 {
-		printReport(reports[0], copies[0].err, w)
+// merged is presentReports' elapsed time for reports read back, not graded.
+const merged = time.Duration(-1)
+
+// presentReports prints the reports (a table of tasks for one copy, a class
+// table for several), writes the files opts asks for, and says whether every
+// copy was graded and passed every task it has.
+func presentReports(lab *workspace.Workspace, reports []*gradeReport, elapsed time.Duration, opts gradeOptions, w io.Writer) (bool, error) {
+	if len(reports) == 1 {
+		printReport(reports[0], w)
 	} else {
-		printClass(lab, reports, copies, w)
+		printClass(lab, reports, w)
 	}
-	fmt.Fprintf(w, "graded in %.0fs\n", elapsed.Seconds())
-	if err := writeReports(reports, jsonPath, w); err != nil {
+	if elapsed == merged {
+		fmt.Fprintf(w, "merged %d reports\n", len(reports))
+	} else {
+		fmt.Fprintf(w, "graded in %.0fs\n", elapsed.Seconds())
+	}
+	if err := writeReports(reports, opts, w); err != nil {
 		return false, err
 	}
-	if csvPath != "" {
-		if err := writeCSV(lab, reports, copies, csvPath); err != nil {
+	if opts.csvPath != "" {
+		if err := writeCSV(lab, reports, opts.csvPath); err != nil {
 			return false, err
 		}
-		fmt.Fprintf(w, "table written to %s\n", csvPath)
+		fmt.Fprintf(w, "table written to %s\n", opts.csvPath)
+	}
+	if opts.markdownPath != "" {
+		if err := appendMarkdown(lab, reports, opts.markdownPath); err != nil {
+			return false, err
+		}
+		fmt.Fprintf(w, "summary added to %s\n", opts.markdownPath)
 	}
 	ok := true
-	for i, r := range reports {
-		ok = ok && copies[i].err == nil && r.Failed == 0
+	for _, r := range reports {
+		ok = ok && r.Error == "" && r.Failed == 0
 	}
 	return ok, nil
+}
+
+// check rejects options that cannot go together.
+func (o gradeOptions) check() error {
+	switch o.format {
+	case "lab":
+	case "exercism":
+		if o.jsonPath == "" {
+			return fmt.Errorf("--format exercism says what --json writes: give --json FILE too: %w", errUsage)
+		}
+	default:
+		return fmt.Errorf("--format %q: want lab or exercism: %w", o.format, errUsage)
+	}
+	return nil
+}
+
+// selected is the tasks of ts that only names (all of them if it names none).
+func selected(ts []*workspace.Task, only []int) []*workspace.Task {
+	if len(only) == 0 {
+		return ts
+	}
+	var out []*workspace.Task
+	for _, t := range ts {
+		if slices.Contains(only, t.Number) {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func newReport(c learnerCopy, labCommit string) *gradeReport {
@@ -188,13 +249,24 @@ func newReport(c learnerCopy, labCommit string) *gradeReport {
 		LabCommit:       labCommit,
 		Graded:          time.Now().UTC().Truncate(time.Second),
 		Tasks:           []*taskGrade{},
+		Error:           errString(c.err),
 	}
 }
 
-// gradeCopy starts one run per task of ws on wg, at most cap(sem) at once
-// across every copy, filling in r.
-func gradeCopy(ctx context.Context, lab *workspace.Workspace, manifest workspace.Manifest, ws *workspace.Workspace, r *gradeReport, sem chan struct{}, wg *sync.WaitGroup) {
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// gradeCopy starts one run per task of ws (of those only names, if any) on
+// wg, at most cap(sem) at once across every copy, filling in r.
+func gradeCopy(ctx context.Context, lab *workspace.Workspace, manifest workspace.Manifest, ws *workspace.Workspace, only []int, r *gradeReport, sem chan struct{}, wg *sync.WaitGroup) {
 	for i, t := range ws.Tasks {
+		if len(only) > 0 && !slices.Contains(only, t.Number) {
+			continue
+		}
 		g := &taskGrade{Task: t.Dir, Number: t.Number, Title: t.Title, Status: "missing", Tests: []*gotest.TestResult{}}
 		r.Tasks = append(r.Tasks, g)
 		labTask := lab.Tasks[i]
@@ -357,8 +429,8 @@ func seconds(d time.Duration) float64 { return math.Round(d.Seconds()*1000) / 10
 // tally counts the report's tasks, leaving out those the lab lacks.
 func (r *gradeReport) tally(lab *workspace.Workspace) {
 	var kept []*taskGrade
-	for i, g := range r.Tasks {
-		if !lab.Tasks[i].Present {
+	for _, g := range r.Tasks {
+		if !lab.Tasks[g.Number-1].Present {
 			r.NotWritten++
 			continue
 		}
@@ -384,10 +456,10 @@ func (r *gradeReport) tally(lab *workspace.Workspace) {
 }
 
 // printReport is the table of one learner's copy.
-func printReport(r *gradeReport, copyErr error, w io.Writer) {
+func printReport(r *gradeReport, w io.Writer) {
 	fmt.Fprintf(w, "Grading %s\n\n", r.Workspace)
-	if copyErr != nil {
-		fmt.Fprintf(w, "  cannot grade it: %v\n\n", copyErr)
+	if r.Error != "" {
+		fmt.Fprintf(w, "  cannot grade it: %s\n\n", r.Error)
 		return
 	}
 	fmt.Fprintf(w, "  %-3s %-24s %-12s %-8s %s\n", "#", "task", "status", "tests", "time")
@@ -418,141 +490,4 @@ func printReport(r *gradeReport, copyErr error, w io.Writer) {
 		fmt.Fprintf(w, " (and %d not written yet)", r.NotWritten)
 	}
 	fmt.Fprintln(w)
-}
-
-// classMark is a task's cell in the class table.
-func classMark(status string) string {
-	switch status {
-	case "pass":
-		return "✓"
-	case "timeout":
-		return "⏱"
-	case "build-error":
-		return "B"
-	case "missing":
-		return "·"
-	default:
-		return "✗"
-	}
-}
-
-// printClass is the table of several learners: one row per learner, one
-// column per task, then what each learner's failures were.
-func printClass(lab *workspace.Workspace, reports []*gradeReport, copies []learnerCopy, w io.Writer) {
-	width := len("learner")
-	for _, r := range reports {
-		width = max(width, len(r.Learner))
-	}
-	present := lab.Present()
-	fmt.Fprintf(w, "Grading %d copies with the lab at %s\n\n", len(reports), lab.Root)
-	fmt.Fprintf(w, "  %-*s", width, "learner")
-	for _, t := range present {
-		fmt.Fprintf(w, " %2d", t.Number)
-	}
-	fmt.Fprintf(w, "   passed\n")
-	for i, r := range reports {
-		fmt.Fprintf(w, "  %-*s", width, r.Learner)
-		if copies[i].err != nil {
-			fmt.Fprintf(w, "   cannot grade: %v\n", copies[i].err)
-			continue
-		}
-		for _, g := range r.Tasks {
-			fmt.Fprintf(w, "  %s", classMark(g.Status))
-		}
-		fmt.Fprintf(w, "   %d/%d\n", r.Passed, len(r.Tasks))
-	}
-	fmt.Fprintf(w, "\n  ✓ pass  ✗ fail  ⏱ time-out  B does not build  · missing\n\n")
-	for i, r := range reports {
-		if copies[i].err != nil || r.Failed == 0 {
-			continue
-		}
-		fmt.Fprintf(w, "%s:\n", r.Learner)
-		for _, g := range r.Tasks {
-			if g.Status == "pass" || g.Status == "missing" {
-				continue
-			}
-			var names []string
-			for _, tr := range g.Tests {
-				if tr.TopLevel() && tr.Status != gotest.Pass {
-					names = append(names, tr.Name)
-				}
-			}
-			detail := strings.Join(names, ", ")
-			if g.Problem != "" && detail == "" {
-				detail = firstLine(g.Problem)
-			}
-			fmt.Fprintf(w, "  %-24s %-12s %s\n", g.Task, g.Status, detail)
-		}
-	}
-}
-
-// writeReports writes the JSON report: to path for one learner, or one file
-// per learner in the folder path for several.
-func writeReports(reports []*gradeReport, path string, w io.Writer) error {
-	if path == "" {
-		return nil
-	}
-	if len(reports) == 1 {
-		if err := writeJSON(path, reports[0]); err != nil {
-			return err
-		}
-		fmt.Fprintf(w, "report written to %s\n", path)
-		return nil
-	}
-	if err := os.MkdirAll(path, 0o755); err != nil {
-		return err
-	}
-	for _, r := range reports {
-		name := strings.NewReplacer("/", "_", string(filepath.Separator), "_").Replace(strings.TrimPrefix(r.Learner, "/"))
-		if err := writeJSON(filepath.Join(path, name+".json"), r); err != nil {
-			return err
-		}
-	}
-	fmt.Fprintf(w, "%d reports written to %s\n", len(reports), path)
-	return nil
-}
-
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
-}
-
-// writeCSV writes the class table: one row per learner, one column per
-// task with its status, and the count passed.
-func writeCSV(lab *workspace.Workspace, reports []*gradeReport, copies []learnerCopy, path string) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	cw := csv.NewWriter(f)
-	header := []string{"learner", "workspace"}
-	for _, t := range lab.Present() {
-		header = append(header, t.Dir)
-	}
-	header = append(header, "passed", "failed", "missing")
-	_ = cw.Write(header)
-	for i, r := range reports {
-		row := []string{r.Learner, r.Workspace}
-		for _, g := range r.Tasks {
-			cell := g.Status
-			if copies[i].err != nil {
-				cell = "not-graded"
-			}
-			row = append(row, cell)
-		}
-		for len(row) < len(header)-3 {
-			row = append(row, "not-graded")
-		}
-		row = append(row, fmt.Sprint(r.Passed), fmt.Sprint(r.Failed), fmt.Sprint(r.Missing))
-		_ = cw.Write(row)
-	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }

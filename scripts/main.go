@@ -39,9 +39,13 @@ For presenters:
                                play task N's demo and draw its shutdown on a time axis
 
 For instructors:
-  grade [DIR…] [--json PATH] [--csv FILE]
+  grade [DIR…] [--json PATH] [--csv FILE] [--markdown FILE]
                                grade learners' copies (default: this workspace); a DIR
                                without go.work holds one copy per learner
+        [--tasks 1,4-6]        only these tasks
+        [--shard K/N]          only every N-th copy, from the K-th (a CI matrix's job K)
+        [--format exercism]    --json writes exercism's results.json (version 3)
+  grade --merge REPORT…        one table from the JSON reports of several shards
 
 For maintainers:
   verify [N…] [--json FILE] [--all-tests]
@@ -128,6 +132,11 @@ func dispatch(ctx context.Context, cmd string, args []string, stdout, stderr io.
 	csvPath := fs.String("csv", "", "also write the class table as CSV")
 	svgPath := fs.String("svg", "", "also draw the timeline as SVG")
 	allTests := fs.Bool("all-tests", false, "verify: run every test on each bug, not only its caught_by")
+	tasks := fs.String("tasks", "", "grade: only these tasks (5, 1,4 or 11-20)")
+	shard := fs.String("shard", "", "grade: only shard K/N of the copies")
+	mergeFlag := fs.Bool("merge", false, "grade: merge JSON reports instead of grading")
+	markdownPath := fs.String("markdown", "", "grade: also append the table as Markdown")
+	format := fs.String("format", "lab", "grade: what --json writes (lab or exercism)")
 	positional, err := parseInterleaved(fs, args)
 	if err != nil {
 		return false, code, fmt.Errorf("%s: %v: %w", cmd, err, errUsage)
@@ -201,11 +210,40 @@ func dispatch(ctx context.Context, cmd string, args []string, stdout, stderr io.
 		_, err = runTask(ctx, ws, n, runOptions{solution: *solution, probes: *probes, flags: positional[1:]}, stdout, stderr)
 		return err == nil, code, err
 	case "grade":
+		opts := gradeOptions{jobs: *jobs, jsonPath: *jsonPath, csvPath: *csvPath, markdownPath: *markdownPath, format: *format}
+		if err := opts.check(); err != nil {
+			return false, code, err
+		}
+		if *tasks != "" {
+			if opts.tasks, err = parseTaskList(*tasks); err != nil {
+				return false, code, err
+			}
+		}
+		if *mergeFlag {
+			if *shard != "" || *tasks != "" {
+				return false, code, fmt.Errorf("--merge reads reports that are graded already: --shard and --tasks belong to the grading: %w", errUsage)
+			}
+			ok, err := mergeReports(ws, positional, opts, stdout)
+			return ok, code, err
+		}
 		copies, err := gradeTargets(ws, positional)
 		if err != nil {
 			return false, code, err
 		}
-		ok, err := grade(ctx, ws, copies, *jobs, *jsonPath, *csvPath, stdout)
+		opts.perLearner = len(copies) > 1
+		if *shard != "" {
+			k, n, err := parseShard(*shard)
+			if err != nil {
+				return false, code, err
+			}
+			all := len(copies)
+			copies, opts.perLearner = shardOf(copies, k, n), true
+			if len(copies) == 0 {
+				fmt.Fprintf(stdout, "shard %d/%d has no copies to grade (%d in all)\n", k, n, all)
+				return true, code, nil
+			}
+		}
+		ok, err := grade(ctx, ws, copies, opts, stdout)
 		return ok, code, err
 	case "verify":
 		var only []int
