@@ -14,9 +14,10 @@ import (
 // TODO(task18): the channel is never taken out of signal.Notify's table
 // (signal.Stop), and the goroutine that drains it never ends: a range over
 // a channel ends only when the channel is closed, and nobody closes this
-// one. Return a stop function for its phase that calls signal.Stop and then
-// ends the goroutine, and waits for it. (signal.Stop does not close the
-// channel.)
+// one. Return a stop function for its phase that calls signal.Stop(sigs)
+// and then ends the goroutine, and waits for it. (signal.Stop does not
+// close the channel. signal.Reset would not do either: it takes out every
+// SIGUSR1 channel of the process, not only this one.)
 func watchLogLevel(level *slog.LevelVar, logger *slog.Logger) {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGUSR1)

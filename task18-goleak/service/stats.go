@@ -10,8 +10,9 @@ import (
 //
 // TODO(task18): the reporter's loop never ends: nothing can tell it to
 // stop, and it would not listen if something did. Give it a context to
-// watch (a select on ctx.Done() and the ticks), and return a stop function
-// for its phase that cancels it and waits until it has left its loop.
+// watch (a select on ctx.Done() and the ticks), have it log "stats stopped"
+// as it leaves its loop, and return a stop function for its phase that
+// cancels it and waits until it has left the loop.
 // Stopping the ticker is not enough: Stop does not close the channel, so a
 // loop that waits on it waits forever.
 func startStats(every time.Duration, counts *counters, logger *slog.Logger) {
