@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gracefulshutdown.lab/scripts/internal/gotest"
 )
 
 func TestResetKeepsTheLearnersFilesThenRestoresTheStarter(t *testing.T) {
@@ -148,5 +150,22 @@ func TestWatchIgnoresEditorDroppings(t *testing.T) {
 		if got := relevant(path); got != want {
 			t.Errorf("relevant(%q) = %v, want %v", path, got, want)
 		}
+	}
+}
+
+// prepare compiles every task's test dependencies, so that the first
+// check after it finds nothing left to compile.
+func TestPrepareLeavesNothingToCompile(t *testing.T) {
+	ws := tinyLab(t)
+	var out bytes.Buffer
+	if err := prepare(context.Background(), ws, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "lab: ready in") {
+		t.Errorf("prepare said %q; want it to say it is ready, and in how long", out.String())
+	}
+	stale, err := gotest.Warm(context.Background(), ws.Root, []string{ws.Tasks[0].Dir}, func(int, int, string) {})
+	if err != nil || stale != 0 {
+		t.Errorf("after prepare, a warm-up compiled %d packages (%v); want none", stale, err)
 	}
 }

@@ -22,6 +22,7 @@ const usage = `Graceful Shutdown Lab
 usage: go run ./scripts <command> [arguments]
 
 For learners:
+  prepare                      compile what every task's tests need, once, before a workshop
   check [N]                    test your copy of task N (default: the first unsolved one)
                                and explain each criterion
   watch [N]                    check again on every save, and move on when a task passes
@@ -255,6 +256,11 @@ func dispatch(ctx context.Context, cmd string, args []string, stdout, stderr io.
 			only = append(only, n)
 		}
 		return verify(ctx, ws, only, verifyOptions{jobs: *jobs, allTests: *allTests, jsonPath: *jsonPath}, stdout), code, nil
+	case "prepare":
+		if err := noArgs(positional); err != nil {
+			return false, code, err
+		}
+		return true, code, prepare(ctx, ws, stdout)
 	case "manifest":
 		if err := noArgs(positional); err != nil {
 			return false, code, err
