@@ -104,7 +104,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // same budget. A root span "shutdown" covers the phases: pass lc.Shutdown a
 // context that carries it. The phases get the budget less flushTimeout, so
 // that the trace keeps its share even when they run out of time. Then flush
-// the provider, with flushTimeout as its deadline: log "tracer flushed", or
+// the provider, with flushTimeout as its deadline, counted when the flush
+// starts and never past the budget: log "tracer flushed", or
 // "tracer flush failed" (ERROR, with err) and return 1. Mind the order: the
 // provider drops a span that ends after its Shutdown.
 func shutdown(lc *lifecycle.Lifecycle, tr *tracing, budget, flushTimeout time.Duration, logger *slog.Logger, code int) int {

@@ -154,9 +154,10 @@ func TestUnansweringCollectorDoesNotHoldTheExit(t *testing.T) {
 
 	p.Signal(syscall.SIGTERM)
 	code := p.ExitWithin(drainDelay+flush+3*time.Second, fmt.Sprintf(
-		"the collector never answers, and the flush may take -trace-flush-timeout (%v), not more. "+
-			"Give the flush a context.WithTimeout of its own; without one, the exporter waits 10 s for each answer and retries, "+
-			"until the batch processor's limit for one export, 30 s", flush))
+		"the collector never answers, and the flush may take -trace-flush-timeout (%v), not more, although the budget leaves it 10 s. "+
+			"Give the flush a deadline of its own, counted when it starts: context.WithTimeout(ctx, flushTimeout), ctx being the budget's context. "+
+			"A flush with what is left of the budget waits for the rest of it; one with no deadline waits for the exporter, which allows 10 s for "+
+			"each answer and retries, up to the batch processor's limit for one export, 30 s", flush))
 
 	if c.Requests() == 0 {
 		t.Fatalf("the program exited without sending the collector anything; want it to try, and to give up after -trace-flush-timeout.\n"+

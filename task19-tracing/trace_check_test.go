@@ -238,6 +238,7 @@ const (
 type wantPhase struct {
 	name   string
 	failed bool
+	span   string // a span the phase's stop function starts itself, if any
 }
 
 // durationSlack is how far the shutdown.phase.duration attribute may exceed
@@ -276,9 +277,28 @@ func traceProblems(spans []span, want []wantPhase) []string {
 		add("the \"shutdown\" span has a parent (%s); want it to be the root of the trace", root.ParentID)
 	}
 
+	// The spans that stop functions start themselves: not phases, but parts
+	// of the shutdown, so in its trace, under the root span.
+	own := map[string]string{} // span name: its phase
+	for _, w := range want {
+		if w.span != "" {
+			own[w.span] = w.name
+		}
+	}
 	var children []span
 	for _, s := range spans {
 		if s.SpanID == root.SpanID {
+			continue
+		}
+		if phase, ok := own[s.Name]; ok {
+			delete(own, s.Name)
+			if s.TraceID != root.TraceID || s.ParentID != root.SpanID {
+				add("the %q span, which the %q phase's stop function started from the context the lifecycle gave it, is not in the shutdown's trace "+
+					"(trace %s, parent %q; the root is span %s of trace %s): a stop function's context comes from the one passed to lc.Shutdown, "+
+					"so pass lc.Shutdown the context that carries the root span, the one the root span's Start returned. Then whatever a stop "+
+					"function traces (an instrumented database, HTTP or Kafka client) joins the shutdown's trace instead of starting one of its own",
+					s.Name, phase, s.TraceID, s.ParentID, root.SpanID, root.TraceID)
+			}
 			continue
 		}
 		if s.TraceID != root.TraceID || s.ParentID != root.SpanID {
@@ -288,6 +308,10 @@ func traceProblems(spans []span, want []wantPhase) []string {
 			continue
 		}
 		children = append(children, s)
+	}
+	for name, phase := range own {
+		add("there is no %q span, which the %q phase's stop function started from the context it was given; want it in the trace, "+
+			"under the root span: pass lc.Shutdown the context that carries the root span", name, phase)
 	}
 	slices.SortStableFunc(children, func(a, b span) int { return a.Start.Compare(b.Start) })
 	var got, wantNames []string
@@ -338,6 +362,10 @@ func traceProblems(spans []span, want []wantPhase) []string {
 			add("the %q phase failed, but its span has no \"exception\" event with the error's message: record it with span.RecordError(err)", c.Name)
 		case !w.failed && (c.Status == "Error" || exception):
 			add("the %q phase succeeded, but its span says it failed (status %s, events %v)", c.Name, c.Status, c.Events)
+		case !w.failed && c.Status != "Unset":
+			add("the %q phase succeeded, and its span's status is %s; want Unset: set a status only on failure. "+
+				"Ok is final (the SDK then ignores a later SetStatus(codes.Error)), and OpenTelemetry leaves it to the application's "+
+				"own explicit decision: instrumentation such as this observer keeps successful spans Unset", c.Name, c.Status)
 		}
 		anyFailed = anyFailed || w.failed
 	}
@@ -346,6 +374,9 @@ func traceProblems(spans []span, want []wantPhase) []string {
 		add("a phase failed, so the shutdown as a whole did; want the \"shutdown\" span's status Error, not %s", root.Status)
 	case !anyFailed && root.Status == "Error":
 		add("every phase succeeded, but the \"shutdown\" span's status is Error (%q)", root.StatusMsg)
+	case !anyFailed && root.Status != "Unset":
+		add("every phase succeeded, and the \"shutdown\" span's status is %s; want Unset: set a status only on failure "+
+			"(Ok is final, and OpenTelemetry leaves it to the application's own explicit decision)", root.Status)
 	}
 	return problems
 }

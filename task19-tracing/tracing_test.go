@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +27,19 @@ type testPhase struct {
 	name string
 	stop func(context.Context) error
 	opts []lifecycle.Option
+	// span, if set, is the name of a span that the stop function starts
+	// itself, from the context the lifecycle gives it, with a tracer of the
+	// shutdown's provider: what an instrumented database or HTTP client does
+	// when the program hands it its TracerProvider.
+	span string
+}
+
+// instrumented is a quick phase whose stop function starts a span of its own,
+// named span, from the context it is given.
+func instrumented(name, span string) testPhase {
+	p := quick(name)
+	p.span = span
+	return p
 }
 
 // quick is a phase that does a little work and succeeds.
@@ -47,12 +61,19 @@ func untilDeadline(name string, opts ...lifecycle.Option) testPhase {
 
 // traced is what one traced shutdown left behind.
 type traced struct {
-	spans []span      // every span the provider recorded
-	probe *flushProbe // when the provider was flushed and shut down
-	code  int         // what shutdown returned
-	log   *labtest.EventLog
-	start time.Time // just before shutdown was called
+	spans   []span      // every span the provider recorded
+	probe   *flushProbe // when the provider was flushed and shut down
+	code    int         // what shutdown returned
+	log     *labtest.EventLog
+	created time.Time // just after newTracing returned: the program had started
+	start   time.Time // just before shutdown was called: the signal
 }
+
+// servedFor is how long the program serves between building its tracing and
+// the signal. It is the scenario, not a synchronisation: a root span opened
+// at start-up, rather than at the signal, starts at least this long before
+// the shutdown, whatever the clock's resolution.
+const servedFor = 20 * time.Millisecond
 
 // traceShutdown builds the program's tracing on a provider that records in
 // memory, adds phases to a lifecycle in the order given (the start-up
@@ -64,21 +85,33 @@ func traceShutdown(t *testing.T, budget, flushTimeout time.Duration, phases ...t
 	provider := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec), sdktrace.WithSpanProcessor(probe))
 	tr := newTracing(provider)
 
+	created := time.Now()
+
 	log := labtest.NewEventLog()
 	logger := newLogger("json", log)
 	lc := lifecycle.New(10*time.Second, phaseLog{logger}, tr)
+	client := provider.Tracer("gracefulshutdown.lab/task19-tracing/test-client")
 	for _, p := range phases {
-		if err := lc.Add(p.name, p.stop, p.opts...); err != nil {
+		stop := p.stop
+		if p.span != "" {
+			stop = func(ctx context.Context) error {
+				ctx, s := client.Start(ctx, p.span)
+				defer s.End()
+				return p.stop(ctx)
+			}
+		}
+		if err := lc.Add(p.name, stop, p.opts...); err != nil {
 			t.Fatalf("adding phase %q: %v", p.name, err)
 		}
 	}
+	time.Sleep(servedFor)
 	start := time.Now()
 	code := shutdown(lc, tr, budget, flushTimeout, logger, 0)
 	// Whatever shutdown did with the provider, this test is done with it;
 	// the probe is done noting what the program did.
 	probe.stop()
 	_ = provider.Shutdown(context.Background())
-	return traced{spans: spansFromSDK(rec.Ended()), probe: probe, code: code, log: log, start: start}
+	return traced{spans: spansFromSDK(rec.Ended()), probe: probe, code: code, log: log, created: created, start: start}
 }
 
 // flushProbe is a span processor that notes, in order, each span that
@@ -158,20 +191,33 @@ func (p *flushProbe) String() string {
 // failTrace fails the test with what is wrong with the trace, if anything.
 func failTrace(t *testing.T, tr traced, want []wantPhase) {
 	t.Helper()
-	if problems := traceProblems(tr.spans, want); len(problems) > 0 {
+	problems := traceProblems(tr.spans, want)
+	for _, s := range tr.spans {
+		if s.Name == "shutdown" && s.ParentID == "" && s.Start.Before(tr.start) {
+			problems = append(problems, fmt.Sprintf("the \"shutdown\" span started %v before shutdown was called, %v after the program built its tracing; "+
+				"want it started when the shutdown starts, in shutdown: it measures the shutdown, and one opened at start-up "+
+				"lasts the process's whole life (days, in production), which makes its duration useless",
+				tr.start.Sub(s.Start).Round(time.Millisecond), s.Start.Sub(tr.created).Round(time.Millisecond)))
+		}
+	}
+	if len(problems) > 0 {
 		t.Fatalf("the trace of the shutdown is not right:\n- %s\nThe spans recorded:\n%s\nWhat the provider saw, in order: %s\n%s",
 			strings.Join(problems, "\n- "), describeSpans(tr.spans), tr.probe, tr.log.Text())
 	}
 }
 
 // TestOneRootSpanAndOneChildPerPhase: a shutdown of three phases is one
-// trace: a root span "shutdown" and, as its children, one span per phase,
-// named after it, in the order the phases ran (the reverse of the order
-// they were added), each carrying its name and duration.
+// trace: a root span "shutdown", started when the shutdown starts, and, as
+// its children, one span per phase, named after it, in the order the phases
+// ran (the reverse of the order they were added), each carrying its name
+// and duration. The database's stop function starts a span of its own from
+// the context it is given, as an instrumented client does: that span is in
+// the trace too, under the root span.
 func TestOneRootSpanAndOneChildPerPhase(t *testing.T) {
 	t.Parallel()
-	tr := traceShutdown(t, 5*time.Second, time.Second, quick("database"), quick("worker"), quick("http server"))
-	failTrace(t, tr, []wantPhase{{name: "http server"}, {name: "worker"}, {name: "database"}})
+	tr := traceShutdown(t, 5*time.Second, time.Second,
+		instrumented("database", "close database"), quick("worker"), quick("http server"))
+	failTrace(t, tr, []wantPhase{{name: "http server"}, {name: "worker"}, {name: "database", span: "close database"}})
 	if tr.code != 0 {
 		t.Errorf("shutdown returned %d after every phase succeeded and the trace was flushed; want 0.\n%s", tr.code, tr.log.Text())
 	}
@@ -233,44 +279,108 @@ func TestProviderIsFlushedAfterTheRootSpanEnds(t *testing.T) {
 	}
 }
 
-// TestTraceKeepsItsShareOfTheBudget: when a phase uses up all the time it
+// TestTraceKeepsItsShareOfTheBudget: when the drain uses up all the time it
 // may, the trace of that shutdown (the one most worth reading) is still
-// flushed: the phases get the budget less the flush's share, so the flush
-// starts with its share still ahead of it.
+// flushed. The phases get the budget less the flush's share; the flush then
+// gets its share, -trace-flush-timeout, and never runs past the budget, even
+// when the drain overran its deadline a little (as a server's drain does:
+// Shutdown returns at the deadline, then Close cuts what is left, and the
+// lifecycle waits for that).
+//
+// Every bound is read off the deadline the drain itself was given, so none
+// depends on how quickly a busy machine runs the test: a correct program
+// meets them exactly.
 func TestTraceKeepsItsShareOfTheBudget(t *testing.T) {
 	t.Parallel()
-	const budget, flushTimeout = 600 * time.Millisecond, 300 * time.Millisecond
-	// Added in start-up order: readiness runs first, then the drain.
-	tr := traceShutdown(t, budget, flushTimeout, untilDeadline("http server"), quick("readiness"))
+	const budget, flushTimeout = 1600 * time.Millisecond, 800 * time.Millisecond
+	// How long the drain takes past its deadline to close what is left:
+	// within the lifecycle's leeway (a tenth of a second), and more than the
+	// tolerance below.
+	const closeTime = 80 * time.Millisecond
+	// How far the flush's deadline may lie past the end of the budget as
+	// the drain's deadline shows it: only for a program that makes the
+	// phases' context a moment before the budget's.
+	const tolerance = 40 * time.Millisecond
+
+	drain := &drainProbe{closeTime: closeTime}
+	// Added in start-up order: readiness runs first, then the drain. The
+	// drain's own timeout is the whole budget, so that a program that gives
+	// the phases no deadline fails here in time, rather than after 10 s.
+	tr := traceShutdown(t, budget, flushTimeout,
+		testPhase{name: "http server", stop: drain.stop, opts: []lifecycle.Option{lifecycle.Timeout(budget)}},
+		quick("readiness"))
+	started, deadline, ok := drain.seen()
+	if !ok {
+		t.Fatalf("the drain's stop function never ran, or its context had no deadline.\n%s", tr.log.Text())
+	}
+
+	// The phases' deadline: the budget less the flush's share, counted
+	// from the call to shutdown (and so before the drain started).
+	if got := deadline.Sub(tr.start); got < budget-flushTimeout || deadline.After(started.Add(budget-flushTimeout)) {
+		t.Fatalf("the drain's deadline was %v after shutdown was called; want the budget less the flush's share, %v "+
+			"(-shutdown-timeout %v less -trace-flush-timeout %v).\n"+
+			"Give the phases their own context.WithTimeout(ctx, budget-flushTimeout), derived from the budget's context, and pass it to lc.Shutdown: "+
+			"with the whole budget, the phases can use every second of it, and the flush comes after the budget has ended.\n%s",
+			got.Round(time.Millisecond), budget-flushTimeout, budget, flushTimeout, tr.log.Text())
+	}
+	budgetEnd := deadline.Add(flushTimeout)
 
 	flush, _, ok := tr.probe.flushed()
-	if !ok {
+	switch {
+	case !ok:
 		t.Fatalf("the provider was never flushed nor shut down (it saw: %s), after a drain that held on until its deadline.\n"+
-			"If shutdown does flush it: the phases used up the whole budget, so the flush came with a context already done, "+
-			"and the provider does nothing then. Give the phases the budget less -trace-flush-timeout (a context.WithTimeout of their own), "+
-			"so that the flush keeps its share.\n%s", tr.probe, tr.log.Text())
-	}
-	if flush.deadline.IsZero() {
-		t.Fatalf("the provider's %s got a context without a deadline; want the flush bounded by -trace-flush-timeout, within the budget.\n%s",
-			flush.what, tr.log.Text())
-	}
-	if end := tr.start.Add(budget + 20*time.Millisecond); flush.deadline.After(end) {
-		t.Fatalf("the provider's %s got a deadline %v after shutdown was called, past the budget, %v: "+
-			"the phases used up the whole budget, and the flush came after it.\n"+
-			"Give the phases the budget less -trace-flush-timeout, so that the flush keeps its share within it.\n%s",
-			flush.what, flush.deadline.Sub(tr.start).Round(time.Millisecond), budget, tr.log.Text())
-	}
-	if left := flush.deadline.Sub(flush.at); left < flushTimeout/4 {
-		t.Fatalf("the provider's %s came with %v left on its context; want most of its share, -trace-flush-timeout %v.\n"+
-			"Give the phases the budget less the flush's share, so that the flush keeps it however long the phases take.\n%s",
-			flush.what, left.Round(time.Millisecond), flushTimeout, tr.log.Text())
-	}
-	if phasesTook := flush.at.Sub(tr.start); phasesTook < budget-flushTimeout-50*time.Millisecond {
-		t.Fatalf("the flush began %v after the shutdown started, while the drain held on until its deadline; "+
-			"want the phases to get the budget less the flush's share, %v.\n%s", phasesTook.Round(time.Millisecond), budget-flushTimeout, tr.log.Text())
+			"Flush the provider at the end of shutdown, after the root span has ended, with its share of the budget.\n%s", tr.probe, tr.log.Text())
+	case flush.what != "ForceFlush":
+		t.Fatalf("after a drain that held on until its deadline, the provider's ForceFlush never reached the span processors (what they saw, in order: %s). "+
+			"Either ForceFlush was not called, or its context was already done when it was (the provider then returns at once, and sends nothing).\n"+
+			"Make the flush's context when the flush starts, from the budget's context: context.WithTimeout(ctx, flushTimeout). "+
+			"A context derived from the phases' context ends with theirs, and one made at the signal has spent its %v while the phases ran.\n%s",
+			tr.probe, flushTimeout, tr.log.Text())
+	case flush.deadline.IsZero():
+		t.Fatalf("the provider's ForceFlush got a context without a deadline; want the flush bounded by -trace-flush-timeout, within the budget.\n%s",
+			tr.log.Text())
+	case flush.deadline.After(budgetEnd.Add(tolerance)):
+		t.Fatalf("the provider's ForceFlush got a deadline %v past the end of the budget (the drain's deadline plus -trace-flush-timeout %v), "+
+			"after a drain that took %v past its deadline to close what was left.\n"+
+			"The phases did get the budget less the flush's share; the flush's own deadline runs past the budget: it counts %v from when the flush starts, "+
+			"but is not capped by the budget. Derive it from the budget's context, context.WithTimeout(ctx, flushTimeout) where ctx ends with "+
+			"-shutdown-timeout, not from context.Background(): a shutdown that runs past its budget eats into the margin before the orchestrator's SIGKILL.\n%s",
+			flush.deadline.Sub(budgetEnd).Round(time.Millisecond), flushTimeout, closeTime, flushTimeout, tr.log.Text())
+	case flush.deadline.Before(deadline.Add(flushTimeout / 2)):
+		t.Fatalf("the provider's ForceFlush got a deadline only %v after the drain's deadline; want the flush's share, -trace-flush-timeout %v, "+
+			"ahead of it once the phases are done.\n%s", flush.deadline.Sub(deadline).Round(time.Millisecond), flushTimeout, tr.log.Text())
 	}
 	failTrace(t, tr, []wantPhase{{name: "readiness"}, {name: "http server", failed: true}})
 	if tr.code != 1 {
 		t.Errorf("shutdown returned %d after the drain ran out of time; want 1.\n%s", tr.code, tr.log.Text())
 	}
+}
+
+// drainProbe is a drain whose requests outlast its deadline: it holds on
+// until the deadline, takes closeTime more to close what is left, and fails
+// with the context's error. It notes when it started and what deadline it
+// was given.
+type drainProbe struct {
+	closeTime time.Duration
+
+	mu       sync.Mutex
+	started  time.Time
+	deadline time.Time
+	ok       bool
+}
+
+func (d *drainProbe) stop(ctx context.Context) error {
+	deadline, ok := ctx.Deadline()
+	d.mu.Lock()
+	d.started, d.deadline, d.ok = time.Now(), deadline, ok
+	d.mu.Unlock()
+	<-ctx.Done()
+	time.Sleep(d.closeTime) // Close, after Shutdown returned at the deadline
+	return ctx.Err()
+}
+
+func (d *drainProbe) seen() (started, deadline time.Time, ok bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.started, d.deadline, d.ok
 }
