@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -47,12 +49,18 @@ func TestInFlightRequestGetsItsQueryResult(t *testing.T) {
 	p.Signal(syscall.SIGTERM)
 
 	r := <-resp
+	// Wait for the exit before judging the response, so that the log is
+	// complete when it is read for the likely cause.
+	code := p.ExitWithin(5*time.Second, "after the drain and the database's close, run should return so that main can exit")
 	switch {
 	case r.Err == nil && strings.Contains(r.Body, "database is closed"):
 		t.Fatalf("the request in flight when SIGTERM arrived got %v; want 200 %q.\n"+
 			"Its handler made its query after the database had been closed. The handlers need the database until the last "+
 			"of them has returned, which is when Shutdown returns: close the database after that, not at the signal.\n%s",
 			r, greeting, p.Transcript())
+	case r.Err != nil && forcedTooEarly(t, p, 10*time.Second) != "":
+		t.Fatalf("the request in flight when SIGTERM arrived got %v; want 200 %q.\n%s\n%s",
+			r, greeting, forcedTooEarly(t, p, 10*time.Second), p.Transcript())
 	case r.Err != nil:
 		t.Fatalf("the request in flight when SIGTERM arrived got %v; want 200 %q.\n"+
 			"The process ended before the request did. Serve returns as soon as Shutdown closes the listener, while requests "+
@@ -61,7 +69,6 @@ func TestInFlightRequestGetsItsQueryResult(t *testing.T) {
 	case r.Status != 200 || r.Body != greeting:
 		t.Fatalf("the request in flight when SIGTERM arrived got %v; want 200 %q.\n%s", r, greeting, p.Transcript())
 	}
-	code := p.ExitWithin(5*time.Second, "after the drain and the database's close, run should return so that main can exit")
 	if code != 0 {
 		t.Fatalf("exit code %d after a clean shutdown; want 0.\n%s", code, p.Transcript())
 	}
@@ -89,7 +96,12 @@ func TestDatabaseClosesAfterTheServerDrains(t *testing.T) {
 	// The handler waits out its delay after "request started", then makes
 	// its query; the drain ends after that. Both times come from the
 	// program's clock, so this holds however slow the machine is.
-	if gap := eventTime(t, p, "closing DB").Sub(eventTime(t, p, "request started")); gap < delay {
+	gap := eventTime(t, p, "closing DB").Sub(eventTime(t, p, "request started"))
+	if cause := forcedTooEarly(t, p, 10*time.Second); gap < delay && cause != "" {
+		t.Fatalf("\"closing DB\" came %v after \"request started\", but that request takes at least %v (-delay); "+
+			"want the database closed only once the drain is over.\n%s\n%s", gap.Round(time.Microsecond), delay, cause, p.Transcript())
+	}
+	if gap < delay {
 		t.Fatalf("\"closing DB\" came %v after \"request started\", but that request takes at least %v (-delay); "+
 			"want the database closed only once the drain is over.\n"+
 			"The database was closed while the request was still in flight. Serve returns as soon as Shutdown closes the "+
@@ -108,13 +120,20 @@ func TestForcedShutdownStillClosesTheDatabase(t *testing.T) {
 	t.Parallel()
 	// The request takes far longer than the drain may: the drain must be
 	// cut short.
-	const delay, shutdownTimeout = 5 * time.Second, 200 * time.Millisecond
+	// The delay is far longer than the bound on the exit, so that a program
+	// that waits for a time (a sleep of -delay) instead of for Shutdown
+	// cannot pass for one that keeps the deadline.
+	const delay, shutdownTimeout = 30 * time.Second, 200 * time.Millisecond
 	p, addr := start(t, delay, shutdownTimeout)
 
 	resp := labtest.Get("http://"+addr+"/", delay+10*time.Second)
 	p.WaitFor("request started", labtest.StartBound)
 	p.Signal(syscall.SIGTERM)
-	code := p.ExitWithin(shutdownTimeout+5*time.Second, "the drain's deadline should cut the request off, and then run should close the database and return")
+	code := p.ExitWithin(shutdownTimeout+5*time.Second, fmt.Sprintf(
+		"the drain's deadline, -shutdown-timeout (%v) after the signal, should cut the request off, and then run should "+
+			"close the database and return, long before the request's -delay (%v) is over. A program that sleeps after "+
+			"Serve returns, or waits for its handlers, instead of waiting for Shutdown (which returns at its deadline), "+
+			"does not keep the deadline, and the orchestrator kills it at the end of its grace period", shutdownTimeout, delay))
 	<-resp
 	if code == 0 && !p.Log().Has("forced close") {
 		t.Fatalf("the program exited 0 before the drain's deadline, with a request still in flight; want the drain cut off at "+
@@ -133,6 +152,119 @@ func TestForcedShutdownStillClosesTheDatabase(t *testing.T) {
 	if ev := p.Log().Events()[p.Log().Index("forced close")]; ev.Level() != "ERROR" {
 		t.Errorf("\"forced close\" was logged at level %s; want ERROR: requests were cut off and the exit code is 1, "+
 			"and alerts are built on ERROR.\n%s", ev.Level(), p.Transcript())
+	}
+}
+
+// TestShutdownDeadlineStartsAtTheSignal: the drain may take
+// -shutdown-timeout from the signal, however long the service has been up.
+// The service serves for longer than -shutdown-timeout first, so that a
+// deadline made at start-up has long run out when the signal comes.
+func TestShutdownDeadlineStartsAtTheSignal(t *testing.T) {
+	t.Parallel()
+	const delay, shutdownTimeout = 50 * time.Millisecond, 1 * time.Second
+	p, addr := start(t, delay, shutdownTimeout)
+
+	up := time.Now() // the program logged "listening" before this
+	for n := 1; time.Since(up) <= shutdownTimeout; n++ {
+		if r := <-labtest.Get(fmt.Sprintf("http://%s/warm-up/%d", addr, n), delay+10*time.Second); r.Err != nil || r.Status != 200 {
+			t.Fatalf("request %d, before any signal, got %v; want 200 %q.\n%s", n, r, greeting, p.Transcript())
+		}
+	}
+	resp := labtest.Get("http://"+addr+"/in-flight", delay+10*time.Second)
+	p.WaitForMatch(`"request started" with path="/in-flight"`, labtest.StartBound, func(ev labtest.Event) bool {
+		return ev.Msg() == "request started" && ev.Str("path") == "/in-flight"
+	})
+	p.Signal(syscall.SIGTERM)
+
+	r := <-resp
+	code := p.ExitWithin(5*time.Second, "after the drain and the database's close, run should return so that main can exit")
+	if r.Err != nil || r.Status != 200 || p.Log().Has("forced close") {
+		cause := forcedTooEarly(t, p, shutdownTimeout)
+		if cause == "" {
+			cause = "The drain may take -shutdown-timeout counted from the signal: make the shutdown's context when the signal arrives."
+		}
+		t.Fatalf("after %v of serving (longer than -shutdown-timeout, %v), the request in flight when SIGTERM arrived got %v; "+
+			"want 200 %q, a %v request well within the drain's deadline, and no \"forced close\".\n%s\n%s",
+			time.Since(up).Round(time.Millisecond), shutdownTimeout, r, greeting, delay, cause, p.Transcript())
+	}
+	if code != 0 {
+		t.Fatalf("exit code %d after a clean shutdown; want 0.\n%s", code, p.Transcript())
+	}
+}
+
+// TestServerFailureStillClosesTheDatabase: when the server cannot even
+// start (its address is taken), the program fails with exit code 1, and the
+// database, already open, is still closed on that way out: "server failed",
+// then "closing DB", then "exited".
+func TestServerFailureStillClosesTheDatabase(t *testing.T) {
+	t.Parallel()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("cannot take a port for the test: %v", err)
+	}
+	t.Cleanup(func() { taken.Close() })
+
+	p := labtest.Start(t, "-addr", taken.Addr().String(), "-log-format", "json")
+	code := p.ExitWithin(5*time.Second, "with its address taken the server fails at once; run should then close the database and return")
+	if !p.Log().Has("server failed") {
+		t.Fatalf("the program never logged \"server failed\" with its address (%s) taken; want that ERROR event, then \"closing DB\" "+
+			"and \"exited\".\n%s", taken.Addr(), p.Transcript())
+	}
+	if code != 1 {
+		t.Fatalf("exit code %d after the server failed; want 1.\n%s", code, p.Transcript())
+	}
+	if !p.Log().Has("closing DB") {
+		t.Fatalf("the program never logged \"closing DB\" after \"server failed\"; want the database closed on this way out too.\n"+
+			"An early return when the server fails skips a close written after the drain. Close the database in one place "+
+			"that every way out of the server's life passes through.\n%s", p.Transcript())
+	}
+	checkOrder(t, p, "database opened", "server failed", "closing DB", "exited")
+}
+
+// TestForcedCloseCutsTheConnections calls run itself, as a test or a bigger
+// program would: once the drain's deadline has passed, the connections still
+// open are cut (srv.Close), so that run does not return with a request still
+// being served behind it. A process that exits hides the difference: its
+// exit closes every connection anyway.
+func TestForcedCloseCutsTheConnections(t *testing.T) {
+	t.Parallel()
+	// The handler is still in its delay long after the deadline.
+	const delay, shutdownTimeout = 1 * time.Second, 50 * time.Millisecond
+	log := labtest.NewEventLog()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	var code int
+	go func() {
+		defer close(done)
+		code = run(ctx, []string{"-addr", "127.0.0.1:0", "-delay", delay.String(),
+			"-shutdown-timeout", shutdownTimeout.String(), "-log-format", "json"}, io.Discard, log)
+	}()
+	transcript := func() string { return "--- what run logged ---\n" + log.Text() }
+	ev, err := log.WaitFor("listening", labtest.StartBound, done)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, transcript())
+	}
+
+	resp := labtest.Get("http://"+ev.Str("addr")+"/", delay+10*time.Second)
+	if _, err := log.WaitFor("request started", labtest.StartBound, done); err != nil {
+		t.Fatalf("%v\n%s", err, transcript())
+	}
+	cancel() // the signal
+	select {
+	case <-done:
+	case <-time.After(shutdownTimeout + 5*time.Second):
+		t.Fatalf("run had not returned %v after its context was cancelled; want it back soon after -shutdown-timeout (%v).\n%s",
+			shutdownTimeout+5*time.Second, shutdownTimeout, transcript())
+	}
+	r := <-resp
+	// The handler wakes up after its delay and finds the database closed:
+	// wait for it, so that it is not left running after the test.
+	_, _ = log.WaitFor("query failed", delay+5*time.Second, nil)
+	if r.Err == nil {
+		t.Fatalf("run returned %d after a forced shutdown, but the request in flight went on and got %v; want its connection "+
+			"cut at the deadline.\nShutdown gives up at its deadline but leaves the connections open; srv.Close is what cuts "+
+			"them. Without it the handlers keep running, and answering, after run has returned.\n%s", code, r, transcript())
 	}
 }
 
@@ -236,6 +368,29 @@ func checkOrder(t *testing.T, p *labtest.Program, msgs ...string) {
 				"use it, so it is closed after the server is done with them.\n%s", msg, msgs[i-1], quoteAll(msgs), p.Transcript())
 		}
 	}
+}
+
+// forcedTooEarly explains a "forced close" that came before the drain's
+// deadline, -shutdown-timeout after "draining server", could have passed;
+// it returns "" if there was none.
+func forcedTooEarly(t *testing.T, p *labtest.Program, shutdownTimeout time.Duration) string {
+	t.Helper()
+	i := p.Log().Index("forced close")
+	if i < 0 || !p.Log().Has("draining server") {
+		return ""
+	}
+	forced := p.Log().Events()[i]
+	if strings.Contains(forced.Str("err"), "canceled") {
+		return "\"forced close\" says the shutdown's context was cancelled before the drain could begin: it was made from " +
+			"the signal's ctx, which is already done when the signal arrives. Give Shutdown a context of its own, " +
+			"context.WithTimeout(context.Background(), -shutdown-timeout), made at the signal."
+	}
+	if after := labtest.EventTime(t, forced).Sub(eventTime(t, p, "draining server")); after < shutdownTimeout {
+		return fmt.Sprintf("\"forced close\" came %v after \"draining server\", sooner than -shutdown-timeout (%v): the drain's "+
+			"deadline was counting before the signal came (was its context made at start-up?). Make the shutdown's "+
+			"context when the signal arrives.", after.Round(time.Millisecond), shutdownTimeout)
+	}
+	return ""
 }
 
 // eventTime is when the program logged msg, by its own clock.

@@ -141,11 +141,13 @@ func TestForcedDrainStillStopsTheRest(t *testing.T) {
 	if !p.Log().Has("forced close") {
 		t.Errorf("the program never logged \"forced close\"; the http server phase should Close the server when Shutdown fails.\n%s", p.Transcript())
 	}
+	checkForcedCloseWithinItsPhase(t, p)
 	checkForcedCloseIsError(t, p)
 	if code != 1 {
 		t.Fatalf("exit code %d after a shutdown in which a phase failed; want 1.\n"+
 			"lc.Shutdown returns an error when any phase failed: return 1 then.\n%s", code, p.Transcript())
 	}
+	checkExitedLast(t, p)
 }
 
 // TestShutdownTimeoutBoundsEveryPhase: -shutdown-timeout is the budget of
@@ -168,10 +170,58 @@ func TestShutdownTimeoutBoundsEveryPhase(t *testing.T) {
 	if !p.Log().Has("forced close") {
 		t.Errorf("the program never logged \"forced close\"; want the drain cut off when the shutdown's budget ran out.\n%s", p.Transcript())
 	}
+	checkForcedCloseWithinItsPhase(t, p)
 	checkForcedCloseIsError(t, p)
+	// The budget is spent, and the worker and the database still hold
+	// things to release: their phases are called all the same.
+	events := p.Log().Events()
+	for _, phase := range shutdownOrder[1:] {
+		if indexOf(events, "phase started", phase) < 0 {
+			t.Fatalf("the %q phase never started after the shutdown's budget (%v) ran out during the drain; want every phase "+
+				"called, with a context that is already done.\nA phase that is skipped releases nothing: the worker runs on "+
+				"and the database's sessions linger. Do not skip the phases once Shutdown's ctx is done.\n%s",
+				phase, shutdownTimeout, p.Transcript())
+		}
+	}
 	if code != 1 {
 		t.Fatalf("exit code %d after a shutdown that ran out of time; want 1.\n"+
 			"lc.Shutdown returns an error when any phase failed: return 1 then.\n%s", code, p.Transcript())
+	}
+	checkExitedLast(t, p)
+}
+
+// checkForcedCloseWithinItsPhase fails t unless "forced close" was logged
+// before the next phase, the worker's, started: the http server phase is
+// not over until it has closed the server.
+func checkForcedCloseWithinItsPhase(t *testing.T, p *labtest.Program) {
+	t.Helper()
+	events := p.Log().Events()
+	forced, next := p.Log().Index("forced close"), indexOf(events, "phase started", "worker")
+	if forced >= 0 && next >= 0 && forced > next {
+		t.Errorf("\"forced close\" was logged after the worker's phase had started; want it within the http server phase, "+
+			"before the next one starts.\nShutdown stopped waiting for the http server phase at the very moment of its "+
+			"deadline, while the phase was still calling Close. Give a phase a short leeway (100ms) past its deadline to "+
+			"return, then move on.\n%s", p.Transcript())
+	}
+}
+
+// checkExitedLast fails t unless "exited" comes after every phase's event:
+// it says every phase has run, on every way out, the failed ones included.
+// (A worker whose phase ran out of time may still log "ticker stopped"
+// after it: it was left behind, and is not waited for.)
+func checkExitedLast(t *testing.T, p *labtest.Program) {
+	t.Helper()
+	events := p.Log().Events()
+	lastPhase := -1
+	for i, ev := range events {
+		if strings.HasPrefix(ev.Msg(), "phase ") {
+			lastPhase = i
+		}
+	}
+	if exited := p.Log().Index("exited"); exited < 0 || exited < lastPhase {
+		t.Errorf("\"exited\" was not logged after the last phase; want \"exited\" once every phase has run, also after a "+
+			"shutdown in which a phase failed.\nAn early return when lc.Shutdown reports an error skips it: note the exit "+
+			"code, log \"exited\", then return.\n%s", p.Transcript())
 	}
 }
 

@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -128,9 +131,134 @@ func TestHandlerContextCancelledAtTheCap(t *testing.T) {
 
 	r := <-resp
 	if r.Err != nil || r.Status != http.StatusGatewayTimeout {
-		t.Errorf("GET /ctx got %v; want 504, like any request that reaches the cap.\n"+
-			"This handler gives up without writing anything. Past the deadline the middleware answers 504, whatever "+
-			"the handler did; do not pass its empty answer on as 200.\n%s", r, p.Transcript())
+		why := "Past the deadline the middleware answers 504, whatever the handler did."
+		switch r.Status {
+		case http.StatusOK:
+			why = "This handler gives up without writing anything, and the middleware passed its empty answer on as 200. " +
+				"Past the deadline the middleware answers 504, whatever the handler did: after the select, ask " +
+				"errors.Is(ctx.Err(), context.DeadlineExceeded), not which case fired."
+		case http.StatusServiceUnavailable:
+			why = "503 is what http.TimeoutHandler answers; it says \"this server is unavailable\". What happened is that " +
+				"the handler did not answer in time: 504 Gateway Timeout (http.StatusGatewayTimeout)."
+		}
+		t.Errorf("GET /ctx got %v; want 504, like any request that reaches the cap.\n%s\n%s", r, why, p.Transcript())
+	}
+}
+
+// TestClientHangUpCancelsTheHandler: a client that hangs up while its
+// handler on "/ctx" is still working ends that handler's context at once,
+// with context.Canceled, well before the cap: the work is for nobody now.
+// It is not a timeout: nothing answers, and "handler timed out" is not
+// logged (timeout alerts would fill with clients who simply left).
+func TestClientHangUpCancelsTheHandler(t *testing.T) {
+	t.Parallel()
+	const handlerCap = 3 * time.Second
+	p, addr := start(t, "-delay", "10s", "-handler-timeout", handlerCap.String())
+
+	ctx, hangUp := context.WithCancel(context.Background())
+	defer hangUp()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/ctx", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := labtest.Do(req, clientBound)
+	p.WaitFor("request started", labtest.StartBound)
+	hangUp()
+	<-resp
+
+	// The handler's context ends by the cap at the latest: how it ends says
+	// who ended it.
+	ev, err := p.Log().WaitFor("handler cancelled", handlerCap+5*time.Second, p.Done())
+	if err != nil {
+		t.Fatalf("%v; want the handler on /ctx cancelled when its client hung up.\n%s", err, p.Transcript())
+	}
+	if got, want := ev.Str("err"), context.Canceled.Error(); got != want {
+		t.Fatalf("the client hung up while the handler on /ctx was working, and the handler's context ended with %q; want %q, "+
+			"at the hang-up, not at the cap (%v).\n"+
+			"The server cancels the request's context when its client goes away: derive the deadline from it, "+
+			"context.WithTimeout(r.Context(), limit), not from context.Background(), so that the handler hears of it.\n%s",
+			got, want, handlerCap, p.Transcript())
+	}
+
+	p.Signal(syscall.SIGTERM)
+	p.ExitWithin(5*time.Second, "nothing is in flight once the handler has given up, so the drain has nothing to wait for")
+	if p.Log().Has("handler timed out") {
+		t.Fatalf("the program logged \"handler timed out\" for a client that hung up long before the cap (%v); want nothing logged as a "+
+			"timeout: no deadline passed.\n"+
+			"A context that ends with context.Canceled (the client went away) is not a timeout: answer 504 and log "+
+			"\"handler timed out\" only when errors.Is(ctx.Err(), context.DeadlineExceeded).\n%s", handlerCap, p.Transcript())
+	}
+}
+
+// TestTimeoutIsNotLate: the 504 comes at the cap, not some time after it.
+// With a cap of 50 ms, each of four requests on "/" must be answered
+// within a fraction of a second of the cap, by the program's own clock
+// (from "request started" to "handler timed out"). The quickest of the four
+// is the one judged, so one request delayed by a busy machine does not fail
+// a correct program; a middleware that looks at its handler only every so
+// often (a poll) is late on every one of them.
+func TestTimeoutIsNotLate(t *testing.T) {
+	t.Parallel()
+	const shortCap, late, requests = 50 * time.Millisecond, 300 * time.Millisecond, 4
+	p, addr := start(t, "-delay", slowDelay.String(), "-handler-timeout", shortCap.String())
+
+	var resps []<-chan labtest.Response
+	for i := range requests {
+		resps = append(resps, labtest.Get(fmt.Sprintf("http://%s/r%d", addr, i), clientBound))
+	}
+	quickest := time.Duration(-1)
+	for i, resp := range resps {
+		if r := <-resp; r.Err != nil || r.Status != http.StatusGatewayTimeout {
+			t.Fatalf("GET /r%d got %v; want 504 at the cap (%v). TestSlowHandlerGetsGatewayTimeoutAtTheCap says more.\n%s",
+				i, r, shortCap, p.Transcript())
+		}
+		path := fmt.Sprintf("/r%d", i)
+		byPath := func(msg string) func(labtest.Event) bool {
+			return func(ev labtest.Event) bool { return ev.Msg() == msg && ev.Str("path") == path }
+		}
+		started := p.WaitForMatch(`"request started" with path="`+path+`"`, 5*time.Second, byPath("request started"))
+		timedOut := p.WaitForMatch(`"handler timed out" with path="`+path+`"`, 5*time.Second, byPath("handler timed out"))
+		took := labtest.EventTime(t, timedOut).Sub(labtest.EventTime(t, started))
+		if quickest < 0 || took < quickest {
+			quickest = took
+		}
+	}
+	if quickest > shortCap+late {
+		t.Fatalf("with a cap of %v, the quickest of %d timed-out requests logged \"handler timed out\" %v after \"request started\"; "+
+			"want it within %v of the cap.\n"+
+			"The 504 is late: does the middleware look at the handler and the deadline only now and then (a loop with a "+
+			"sleep or a timer)? Select on the handler's done channel and on ctx.Done(): the select wakes the moment the "+
+			"deadline passes.\n%s", shortCap, requests, quickest.Round(time.Millisecond), late, p.Transcript())
+	}
+}
+
+// TestHandlersOwnStatusPassesThrough calls the middleware itself, around a
+// handler that sheds load with its own 503 Service Unavailable and a
+// Retry-After header, well within the cap. That answer is the handler's,
+// and the client must get it untouched: a 503 turned into a 504 (or logged
+// as a timeout) tells load balancers and retry policies the wrong thing.
+func TestHandlersOwnStatusPassesThrough(t *testing.T) {
+	t.Parallel()
+	log := labtest.NewEventLog()
+	shedding := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "5")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, "overloaded, try again later")
+	})
+	mw := handlerTimeout(5*time.Second, slog.New(slog.NewJSONHandler(log, nil)))(shedding)
+
+	rec := httptest.NewRecorder()
+	mw.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/busy", nil))
+
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "5" || rec.Body.String() != "overloaded, try again later\n" {
+		t.Fatalf("a handler that answered 503 with Retry-After 5 at once, under a 5s cap, reached the client as %d %q with "+
+			"Retry-After %q; want 503 \"overloaded, try again later\\n\" with Retry-After \"5\", exactly as it wrote them.\n"+
+			"A handler that finishes in time passes through untouched, whatever its status. http.TimeoutHandler with its "+
+			"503 rewritten to 504 cannot tell its own 503 from the handler's: write the middleware yourself.\n"+
+			"--- what the middleware logged ---\n%s", rec.Code, rec.Body.String(), rec.Header().Get("Retry-After"), log.Text())
+	}
+	if log.Has("handler timed out") {
+		t.Fatalf("the middleware logged \"handler timed out\" for a handler that answered 503 at once; want nothing logged.\n%s", log.Text())
 	}
 }
 
@@ -190,6 +318,13 @@ func TestLateWritesAreDiscarded(t *testing.T) {
 	}
 
 	fast := <-labtest.Get("http://"+addr+"/fast", 5*time.Second)
+	if fast.Status == http.StatusGatewayTimeout {
+		t.Fatalf("GET /fast, whose handler answers at once, got %v; want 201.\n"+
+			"The middleware answered 504 although the handler had finished long before the cap (%v). Does it notice the "+
+			"handler's end only now and then (a loop with a sleep or a timer), and by then see the deadline passed? "+
+			"Select on the handler's done channel and on ctx.Done(), so that the end of the handler is seen when it happens.\n%s",
+			fast, limit, p.Transcript())
+	}
 	if fast.Err != nil || fast.Status != http.StatusCreated {
 		t.Fatalf("after the late write, GET /fast got %v; want 201: the program should keep serving.\n%s", fast, p.Transcript())
 	}

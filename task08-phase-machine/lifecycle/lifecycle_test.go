@@ -9,8 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -166,14 +168,17 @@ func TestFailedPhaseDoesNotStopTheRest(t *testing.T) {
 	}
 }
 
-// TestOverrunningPhaseIsLeftBehind: a phase that ignores its context and
-// does not return by its deadline does not hold up the shutdown: Shutdown
-// stops waiting for it at its deadline, runs the next phase, and reports it
-// with an error that names it and wraps context.DeadlineExceeded.
+// TestOverrunningPhaseIsLeftBehind: phases that ignore their context and
+// do not return by their deadline do not hold up the shutdown: Shutdown
+// stops waiting for each shortly after its deadline (a leeway of a tenth of
+// a second), runs the next phase, and reports each with an error that names
+// it and wraps context.DeadlineExceeded. Several of them in a row make a
+// leeway that is too long add up to something a test can see.
 func TestOverrunningPhaseIsLeftBehind(t *testing.T) {
 	t.Parallel()
-	const timeout = 200 * time.Millisecond
-	// The stuck phase is let go when the test ends, so that its goroutine
+	const timeout, leeway = 25 * time.Millisecond, 100 * time.Millisecond
+	stuck := []string{"worker", "cache", "producer", "tracer", "queue", "scheduler"}
+	// Each stuck phase is let go when the test ends, so that its goroutine
 	// ends too (goleak checks).
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
@@ -181,26 +186,121 @@ func TestOverrunningPhaseIsLeftBehind(t *testing.T) {
 	lc := lifecycle.New(timeout)
 	var j journal
 	add(t, lc, "database", j.phase("database", nil))
-	add(t, lc, "worker", func(context.Context) error {
-		j.record("worker")
-		<-release // stuck: it never looks at its context
-		return nil
-	})
+	for _, name := range stuck {
+		add(t, lc, name, func(context.Context) error {
+			j.record(name)
+			<-release // stuck: it never looks at its context
+			return nil
+		})
+	}
 	add(t, lc, "http server", j.phase("http server", nil))
 
+	// Each stuck phase may cost its deadline and the leeway; a second
+	// more over all of them is room for a busy machine, and far less than
+	// a leeway of a second would cost each.
+	bound := time.Duration(len(stuck))*(timeout+leeway) + time.Second
 	start := time.Now()
-	err := shutdown(t, lc, context.Background())
+	done := make(chan error, 1)
+	go func() { done <- lc.Shutdown(context.Background()) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(bound):
+		t.Fatalf("Shutdown had not returned %v after it was called, with %d phases in a row that ignore their %v deadline; "+
+			"want it to stop waiting for each within a short leeway (a tenth of a second) after its deadline, about %v each.\n"+
+			"Run each phase in a goroutine and, once its deadline has passed, wait a leeway of 100ms for it, not longer: "+
+			"every stuck phase spends that leeway out of the whole shutdown's budget. The phases that ran so far: %q.",
+			bound, len(stuck), timeout, timeout+leeway, j.ran())
+	}
 	took := time.Since(start)
 
-	if got := j.ran(); !slices.Equal(got, []string{"http server", "worker", "database"}) {
-		t.Fatalf("the phases that ran were %q; want \"database\" to run too, once \"worker\" was past its %v.", got, timeout)
+	want := append(append([]string{"http server"}, reversed(stuck)...), "database")
+	if got := j.ran(); !slices.Equal(got, want) {
+		t.Fatalf("the phases that ran were %q; want %q: each stuck phase left behind once past its %v, and \"database\" run too.", got, want, timeout)
 	}
-	if took < timeout {
-		t.Fatalf("Shutdown returned after %v; the stuck phase should have been given its full %v first.", took, timeout)
+	if took < time.Duration(len(stuck))*timeout {
+		t.Fatalf("Shutdown returned after %v; the %d stuck phases should each have been given their full %v first.", took, len(stuck), timeout)
 	}
-	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(fmt.Sprint(err), "worker") {
-		t.Fatalf("Shutdown returned %v; want an error that names \"worker\" and wraps context.DeadlineExceeded: "+
-			"the phase did not finish in time.", err)
+	for _, name := range stuck {
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(fmt.Sprint(err), strconv.Quote(name)) {
+			t.Fatalf("Shutdown returned %v; want an error that names %q and wraps context.DeadlineExceeded: "+
+				"the phase did not finish in time.", err, name)
+		}
+	}
+}
+
+// TestPhaseThatHonoursItsDeadlineIsWaitedFor: a phase that honours its
+// context returns just after its deadline, once it has wound up (a server's
+// Shutdown returns at the deadline, and then the phase calls Close).
+// Shutdown gives it a moment (the leeway) to do so: it reports the phase's
+// own error, and the next phase starts only once this one has returned.
+func TestPhaseThatHonoursItsDeadlineIsWaitedFor(t *testing.T) {
+	t.Parallel()
+	const timeout, phases = 20 * time.Millisecond, 8
+	errForced := errors.New("drain cut off: connections closed")
+	var obs recordingObserver
+	lc := lifecycle.New(timeout, &obs)
+	var running atomic.Int32
+	var overlapped atomic.Value // the name of a phase that started while another was still running
+	for i := range phases {
+		name := fmt.Sprintf("server %d", i+1)
+		add(t, lc, name, func(ctx context.Context) error {
+			if running.Add(1) != 1 {
+				overlapped.CompareAndSwap(nil, name)
+			}
+			<-ctx.Done()
+			// Winding up: what a phase does once its deadline has passed.
+			running.Add(-1)
+			return fmt.Errorf("%w: %w", errForced, ctx.Err())
+		})
+	}
+
+	shutdown(t, lc, context.Background())
+
+	if name := overlapped.Load(); name != nil {
+		t.Fatalf("phase %q started while the phase before it was still winding up after its deadline; want each phase "+
+			"to start only once the one before has returned.\nA phase that honours its context returns a moment after its "+
+			"deadline: once the deadline has passed, wait a short leeway (100ms) for its result before moving on.", name)
+	}
+	for _, e := range obs.entries() {
+		if e.done && !errors.Is(e.err, errForced) {
+			t.Fatalf("phase %q returned %q a moment after its deadline, but Shutdown reported %v; want the phase's own error.\n"+
+				"Shutdown stopped waiting at the very moment of the deadline, before the phase could return: wait a short "+
+				"leeway (100ms) for its result first.", e.phase, errForced, e.err)
+		}
+	}
+}
+
+// TestSpentBudgetStillCallsTheRest: when the deadline of Shutdown's context
+// passes during a phase, the phases after it are still called, with a
+// context that is already done: a stop function that closes a pool or
+// cancels a worker without waiting still releases what it holds.
+func TestSpentBudgetStillCallsTheRest(t *testing.T) {
+	t.Parallel()
+	const budget = 100 * time.Millisecond
+	lc := lifecycle.New(time.Hour)
+	var j journal
+	for _, name := range startUpOrder[:2] {
+		add(t, lc, name, j.phase(name, nil))
+	}
+	add(t, lc, "http server", func(ctx context.Context) error {
+		j.record("http server")
+		<-ctx.Done() // a drain that takes the whole budget
+		return ctx.Err()
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), budget)
+	defer cancel()
+	err := shutdown(t, lc, ctx)
+
+	if got, want := j.ran(), []string{"http server", "worker", "database"}; !slices.Equal(got, want) {
+		t.Fatalf("the shutdown's budget (%v) ran out during the \"http server\" phase, and the phases called were %q; want %q.\n"+
+			"Once the budget is spent, the remaining phases are still called, with a context that is already done: "+
+			"a stop function that closes or cancels without waiting still releases what it holds, and a phase that is "+
+			"skipped releases nothing (the worker runs on, the database's sessions linger).", budget, got, want)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(fmt.Sprint(err), "http server") {
+		t.Fatalf("Shutdown returned %v; want an error that names \"http server\" and wraps context.DeadlineExceeded.", err)
 	}
 }
 
@@ -214,6 +314,30 @@ func TestOverrunningPhaseIsLeftBehind(t *testing.T) {
 // test reads what it printed.
 func TestPanickingPhaseIsReported(t *testing.T) {
 	t.Parallel()
+	res := runPanicScenario(t)
+	switch {
+	case !slices.Equal(res.Ran, []string{"http server", "worker", "database"}):
+		t.Fatalf("the phases that ran were %q; want \"database\" to run too, after \"worker\" panicked.", res.Ran)
+	case res.Err == "":
+		t.Fatalf("Shutdown returned nil after the \"worker\" phase panicked; want an error.")
+	case !strings.Contains(res.Err, "worker") || !strings.Contains(res.Err, panicValue):
+		t.Fatalf("Shutdown returned %q; want it to name the phase, \"worker\", and the panic's value, %q.", res.Err, panicValue)
+	case !res.IsPanicError:
+		t.Fatalf("Shutdown returned %q, but errors.As finds no *lifecycle.PanicError in it; want the recovered panic "+
+			"reported as &lifecycle.PanicError{Value: v, Stack: debug.Stack()}, wrapped with the phase's name.", res.Err)
+	case res.Value != panicValue:
+		t.Fatalf("the PanicError's Value is %q; want what the phase passed to panic, %q.", res.Value, panicValue)
+	case !res.HasStack:
+		t.Fatalf("the PanicError's Stack is empty; want the stack where the phase panicked (debug.Stack(), called in the deferred recover): " +
+			"without it, nobody can tell which line of the cleanup code failed.")
+	}
+}
+
+// runPanicScenario runs panicScenario in a process of its own (this test
+// binary, started again) and returns what it printed. It fails the test if
+// the panic ended that process.
+func runPanicScenario(t *testing.T) panicResult {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatalf("cannot find the test binary: %v", err)
@@ -236,22 +360,7 @@ func TestPanickingPhaseIsReported(t *testing.T) {
 	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &res); err != nil {
 		t.Fatalf("cannot read the scenario's result (%v) from:\n%s%s", err, stdout.String(), stderr.String())
 	}
-	switch {
-	case !slices.Equal(res.Ran, []string{"http server", "worker", "database"}):
-		t.Fatalf("the phases that ran were %q; want \"database\" to run too, after \"worker\" panicked.", res.Ran)
-	case res.Err == "":
-		t.Fatalf("Shutdown returned nil after the \"worker\" phase panicked; want an error.")
-	case !strings.Contains(res.Err, "worker") || !strings.Contains(res.Err, panicValue):
-		t.Fatalf("Shutdown returned %q; want it to name the phase, \"worker\", and the panic's value, %q.", res.Err, panicValue)
-	case !res.IsPanicError:
-		t.Fatalf("Shutdown returned %q, but errors.As finds no *lifecycle.PanicError in it; want the recovered panic "+
-			"reported as &lifecycle.PanicError{Value: v, Stack: debug.Stack()}, wrapped with the phase's name.", res.Err)
-	case res.Value != panicValue:
-		t.Fatalf("the PanicError's Value is %q; want what the phase passed to panic, %q.", res.Value, panicValue)
-	case !res.HasStack:
-		t.Fatalf("the PanicError's Stack is empty; want the stack where the phase panicked (debug.Stack(), called in the deferred recover): " +
-			"without it, nobody can tell which line of the cleanup code failed.")
-	}
+	return res
 }
 
 // TestSecondShutdownRunsNothing: calling Shutdown again (a second signal, a
@@ -395,23 +504,48 @@ func TestAddAfterShutdownStartedIsRefused(t *testing.T) {
 }
 
 // TestObserversHearEveryPhase: each Observer passed to New hears each phase
-// start and end, in the order they run, with its error if it failed.
+// start and end, in the order they run, with its error if it failed: a
+// phase that returned an error, one that ran out of time and was left
+// behind, and one that panicked (checked in the panic test's child process,
+// see TestPanickingPhaseIsReported). Metrics and traces (tasks 15 and 19)
+// hang off the observers: a phase they never hear the end of is a phase
+// nobody sees fail.
 func TestObserversHearEveryPhase(t *testing.T) {
 	t.Parallel()
+	const timeout = 50 * time.Millisecond
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
 	var a, b recordingObserver
-	lc := lifecycle.New(time.Second, &a, &b)
+	lc := lifecycle.New(timeout, &a, &b)
 	var j journal
 	add(t, lc, "database", j.phase("database", nil))
-	add(t, lc, "worker", j.phase("worker", errBroken))
+	add(t, lc, "worker", func(context.Context) error {
+		j.record("worker")
+		<-release // hung: it never looks at its context
+		return nil
+	})
+	add(t, lc, "http server", j.phase("http server", errBroken))
 
 	shutdown(t, lc, context.Background())
 
-	want := []string{"started worker", "done worker: " + errBroken.Error(), "started database", "done database"}
+	want := []string{"started http server", "done http server: " + errBroken.Error(), "started worker",
+		"done worker: (deadline exceeded)", "started database", "done database"}
 	for _, o := range []*recordingObserver{&a, &b} {
 		if got := o.heard(); !slices.Equal(got, want) {
 			t.Fatalf("an observer heard %q; want %q.\n"+
-				"Call PhaseStarted before each phase and PhaseDone after it, with its error, on every observer.", got, want)
+				"Call PhaseStarted before each phase and PhaseDone after it, with its error, on every observer, from the "+
+				"loop in Shutdown, once the phase has returned or Shutdown has stopped waiting for it: a phase that hangs "+
+				"past its deadline is reported then, with an error that wraps context.DeadlineExceeded.", got, want)
 		}
+	}
+
+	res := runPanicScenario(t)
+	wantPanic := []string{"started http server", "done http server", "started worker", "done worker: (panic)",
+		"started database", "done database"}
+	if !slices.Equal(res.Heard, wantPanic) {
+		t.Fatalf("with a \"worker\" phase that panics, an observer heard %q; want %q.\n"+
+			"The recovered panic is the phase's result: call PhaseDone with it (the *lifecycle.PanicError) like any other "+
+			"error, from the loop in Shutdown.", res.Heard, wantPanic)
 	}
 }
 
@@ -562,30 +696,58 @@ func (p *probe) expectNoDeadline(t *testing.T, name string) {
 
 // recordingObserver is a lifecycle.Observer that notes what it hears.
 type recordingObserver struct {
-	mu    sync.Mutex
-	lines []string
+	mu   sync.Mutex
+	seen []heardEntry
+}
+
+// heardEntry is one call to an Observer.
+type heardEntry struct {
+	done  bool // PhaseDone, not PhaseStarted
+	phase string
+	err   error
 }
 
 func (o *recordingObserver) PhaseStarted(phase string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.lines = append(o.lines, "started "+phase)
+	o.seen = append(o.seen, heardEntry{phase: phase})
 }
 
 func (o *recordingObserver) PhaseDone(phase string, _ time.Duration, err error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	line := "done " + phase
-	if err != nil {
-		line += ": " + err.Error()
-	}
-	o.lines = append(o.lines, line)
+	o.seen = append(o.seen, heardEntry{done: true, phase: phase, err: err})
 }
 
-func (o *recordingObserver) heard() []string {
+func (o *recordingObserver) entries() []heardEntry {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return slices.Clone(o.lines)
+	return slices.Clone(o.seen)
+}
+
+// heard is what the observer heard, one line per call: "started worker",
+// "done worker", or "done worker: " and the error. An error that wraps
+// context.DeadlineExceeded reads "(deadline exceeded)" and a
+// *lifecycle.PanicError "(panic)", whatever its text.
+func (o *recordingObserver) heard() []string {
+	var lines []string
+	for _, e := range o.entries() {
+		switch {
+		case !e.done:
+			lines = append(lines, "started "+e.phase)
+		case e.err == nil:
+			lines = append(lines, "done "+e.phase)
+		case errors.Is(e.err, context.DeadlineExceeded):
+			lines = append(lines, "done "+e.phase+": (deadline exceeded)")
+		default:
+			if _, ok := errors.AsType[*lifecycle.PanicError](e.err); ok {
+				lines = append(lines, "done "+e.phase+": (panic)")
+				continue
+			}
+			lines = append(lines, "done "+e.phase+": "+e.err.Error())
+		}
+	}
+	return lines
 }
 
 // panicChildEnv marks the process that TestPanickingPhaseIsReported starts.
@@ -601,12 +763,14 @@ type panicResult struct {
 	IsPanicError bool
 	Value        string
 	HasStack     bool
+	Heard        []string // what an observer heard
 }
 
 // panicScenario runs three phases, the middle one of which panics, and
 // prints what happened. It is the whole of the child process.
 func panicScenario() {
-	lc := lifecycle.New(time.Second)
+	var obs recordingObserver
+	lc := lifecycle.New(time.Second, &obs)
 	var j journal
 	for _, name := range startUpOrder {
 		stop := j.phase(name, nil)
@@ -623,7 +787,7 @@ func panicScenario() {
 	}
 	err := lc.Shutdown(context.Background())
 
-	res := panicResult{Ran: j.ran()}
+	res := panicResult{Ran: j.ran(), Heard: obs.heard()}
 	if err != nil {
 		res.Err = err.Error()
 	}
@@ -634,6 +798,13 @@ func panicScenario() {
 	}
 	out, _ := json.Marshal(res)
 	fmt.Println(string(out))
+}
+
+// reversed is a reversed copy of names.
+func reversed(names []string) []string {
+	r := slices.Clone(names)
+	slices.Reverse(r)
+	return r
 }
 
 // firstLines is the first n lines of s: a panic's stacks can be long.
