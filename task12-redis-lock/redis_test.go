@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"errors"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -123,8 +125,13 @@ func closedPort(t *testing.T) string {
 // From then on it passes nothing either way, but it keeps every connection
 // open and accepts new ones, as a network does that drops every packet (a
 // partition, a Redis host powered off): no error comes back, and only a
-// deadline ends a call. That works the same on a shared real Redis, which
-// a test must not stop, as on the test's own miniredis.
+// deadline ends a call. Until the test lets it through again, if it does:
+// then it passes bytes again, as a network does once it heals. That works
+// the same on a shared real Redis, which a test must not stop, as on the
+// test's own miniredis.
+//
+// It also records every command the program sends, passed on or not, so
+// that a test can tell how the program talks to Redis (see sentCommand).
 type proxy struct {
 	ln     net.Listener
 	target string
@@ -133,6 +140,7 @@ type proxy struct {
 	cut    bool
 	closed bool
 	conns  []net.Conn
+	sent   []sentCommand
 	wg     sync.WaitGroup
 }
 
@@ -160,6 +168,27 @@ func (p *proxy) cutOff() {
 	p.cut = true
 }
 
+// letThrough passes bytes again, on the connections open and on new ones:
+// the outage is over.
+func (p *proxy) letThrough() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = false
+}
+
+// commands is every command the program has sent so far, in order.
+func (p *proxy) commands() []sentCommand {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.sent)
+}
+
+func (p *proxy) record(c sentCommand) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.sent = append(p.sent, c)
+}
+
 func (p *proxy) isCut() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -181,7 +210,7 @@ func (p *proxy) track(c net.Conn) bool {
 
 func (p *proxy) accept() {
 	defer p.wg.Done()
-	for {
+	for conn := 1; ; conn++ {
 		client, err := p.ln.Accept()
 		if err != nil {
 			return // closed
@@ -200,7 +229,7 @@ func (p *proxy) accept() {
 			}
 		}
 		p.wg.Add(2)
-		go p.pass(client, upstream)
+		go p.passCommands(conn, client, upstream)
 		go p.pass(upstream, client)
 	}
 }
@@ -227,6 +256,29 @@ func (p *proxy) pass(src, dst net.Conn) {
 		}
 		if err != nil {
 			return
+		}
+	}
+}
+
+// passCommands is pass for what the program sends: it reads it command by
+// command, records each one, and passes it on unless the proxy is cut.
+func (p *proxy) passCommands(conn int, src, dst net.Conn) {
+	defer p.wg.Done()
+	defer src.Close()
+	if dst != nil {
+		defer dst.Close()
+	}
+	in := bufio.NewReader(src)
+	for {
+		raw, args, err := readCommand(in)
+		if err != nil {
+			return
+		}
+		p.record(sentCommand{conn: conn, args: args})
+		if dst != nil && !p.isCut() {
+			if _, werr := dst.Write(raw); werr != nil {
+				return
+			}
 		}
 	}
 }
