@@ -30,6 +30,11 @@ const (
 	shutdownTimeout = 3 * time.Second
 )
 
+// earlyMargin is how much sooner than -shutdown-timeout a forced close may be
+// logged, after "shutdown started": room for a program that makes its
+// deadline a moment before it logs that line.
+const earlyMargin = 100 * time.Millisecond
+
 // readinessBound is the spec: /readyz must answer 503 this soon after the
 // signal, so that the next probe of the load balancer already sees it.
 const readinessBound = 100 * time.Millisecond
@@ -103,19 +108,28 @@ func TestReadyzFailsSoonAfterSignal(t *testing.T) {
 
 // TestHealthzStaysOKDuringDrain: while the program drains, the liveness
 // probe still answers 200: the process is healthy, only leaving, and a
-// failing liveness probe would get it killed mid-drain.
+// failing liveness probe would get it killed mid-drain. Like every response
+// once readiness is off, it carries "Connection: close".
 func TestHealthzStaysOKDuringDrain(t *testing.T) {
 	t.Parallel()
 	p, addr := start(t)
 
+	c := newKeepAliveClient(t)
+
 	beginDrain(t, p)
-	r := <-labtest.Get("http://"+addr+"/healthz", 10*time.Second)
-	if r.Err != nil || r.Status != 200 {
+	r := c.get("http://" + addr + "/healthz")
+	if r.err != nil || r.status != 200 {
 		hint := "/healthz is liveness, not readiness: it must not read the readiness flag."
-		if r.Err != nil {
+		if r.err != nil {
 			hint = "The server must keep serving through the drain delay, probes included."
 		}
 		t.Fatalf("GET /healthz during the drain delay got %v; want 200.\n%s\n%s", r, hint, p.Transcript())
+	}
+	// Probers keep their connections open too: a load balancer's health
+	// checker would otherwise stay pinned to this instance.
+	if !r.close {
+		t.Fatalf("GET /healthz during the drain delay got %v; want \"Connection: close\" on it too, as on every response once readiness is off.\n"+
+			"Wrap the whole mux in the middleware (srv.Handler), not only the / handler: the probes' clients keep their connections open as well.\n%s", r, p.Transcript())
 	}
 }
 
@@ -141,7 +155,8 @@ func TestNewRequestsDuringDrainGetConnectionClose(t *testing.T) {
 
 // TestKeepAliveClientIsToldToReconnect: a client that keeps its connection
 // open between requests, as proxies and other services do, gets
-// "Connection: close" on its first response after the signal.
+// "Connection: close" on its first response after the signal, on that same
+// connection: nothing closes it while it is idle.
 func TestKeepAliveClientIsToldToReconnect(t *testing.T) {
 	t.Parallel()
 	p, addr := start(t)
@@ -160,6 +175,13 @@ func TestKeepAliveClientIsToldToReconnect(t *testing.T) {
 	if !r.close {
 		t.Fatalf("the keep-alive client's GET / during the drain delay got %v without \"Connection: close\";\n"+
 			"want the header, or the client keeps sending its requests to this instance until Shutdown cuts the connection.\n%s", r, p.Transcript())
+	}
+	if !r.reused {
+		t.Fatalf("the keep-alive client's GET / during the drain delay got %v: the connection it had kept open from before the signal was closed under it; "+
+			"want that request served on it, with \"Connection: close\", and only then the connection closed.\n"+
+			"Something closed the idle connections at the flip: srv.SetKeepAlivesEnabled(false) does that, and a client that is sending on one at that moment gets a reset "+
+			"(Go's client retried this GET on a new connection; a POST, or another client, gets an error). "+
+			"Set the header in a middleware instead, and let Go's server close each connection after its response.\n%s", r, p.Transcript())
 	}
 }
 
@@ -222,16 +244,68 @@ func TestShutdownDeadlineCountsFromSignal(t *testing.T) {
 	}
 	took := labtest.EventTime(t, forced).Sub(labtest.EventTime(t, p.WaitFor("shutdown started", time.Second)))
 	// A deadline started after the drain delay fires drain+timeout after the
-	// signal at the earliest; a correct one, about timeout after it.
-	if took >= drain+timeout-100*time.Millisecond {
-		t.Errorf("\"forced close\" came %v after \"shutdown started\"; want about %v, the -shutdown-timeout.\n"+
+	// signal at the earliest; a correct one, timeout after it (the deadline is
+	// made just after "shutdown started", so not before). One that is
+	// already past when Shutdown starts fires at the end of the drain delay.
+	switch {
+	case took >= drain+timeout-100*time.Millisecond:
+		t.Errorf("\"forced close\" came %v after \"shutdown started\"; want it %v after (the -shutdown-timeout), and not later than %v.\n"+
 			"Start the deadline at the signal, before the drain delay: the delay spends part of the budget.\n%s",
-			took.Round(time.Millisecond), timeout, p.Transcript())
+			took.Round(time.Millisecond), timeout, drain+timeout-100*time.Millisecond, p.Transcript())
+	case took < timeout-earlyMargin:
+		t.Errorf("\"forced close\" came %v after \"shutdown started\"; want it %v after (the -shutdown-timeout), and not earlier than %v.\n"+
+			"The request was cut off before its budget was spent, %v after the signal, where the drain delay ends: Shutdown got a context that was already done. "+
+			"The signal's ctx is cancelled by then, and so is any context derived from it: make the deadline with context.WithTimeout(context.Background(), ...).\n%s",
+			took.Round(time.Millisecond), timeout, timeout-earlyMargin, took.Round(time.Millisecond), p.Transcript())
 	}
 	if code := p.ExitWithin(5*time.Second, "after the forced close, run should return 1"); code != 1 {
 		t.Errorf("exit code %d after a forced close; want 1.\n%s", code, p.Transcript())
 	}
 	<-resp // cut off with the process; nothing to check
+}
+
+// TestRequestsInFlightWhenDrainDelayEndsFinish: the drain delay spends part
+// of the budget, and Shutdown gets the rest to let the requests in flight
+// finish. Two requests are still running when the delay ends, one sent
+// before the signal and one during the delay; both finish well within the
+// budget, so both get "200 hello" and the process exits 0.
+func TestRequestsInFlightWhenDrainDelayEndsFinish(t *testing.T) {
+	t.Parallel()
+	const (
+		drain   = 500 * time.Millisecond
+		slow    = 1 * time.Second // each request: longer than the drain delay
+		timeout = 4 * time.Second // room for both, and for a busy machine
+	)
+	p, addr := start(t, "-delay", slow.String(), "-drain-delay", drain.String(), "-shutdown-timeout", timeout.String())
+
+	before := labtest.Get("http://"+addr+"/", 10*time.Second)
+	p.WaitFor("request started", labtest.StartBound)
+	p.Signal(syscall.SIGTERM)
+	off := labtest.EventTime(t, p.WaitFor("readiness off", 5*time.Second))
+	// Sent during the drain delay, so it is still running when the delay ends.
+	during := labtest.Get("http://"+addr+"/", 10*time.Second)
+	p.WaitForMatch(`"request started" after "readiness off"`, 5*time.Second, func(ev labtest.Event) bool {
+		at, err := ev.Time()
+		return ev.Msg() == "request started" && err == nil && !at.Before(off)
+	})
+
+	for _, c := range []struct {
+		name string
+		resp <-chan labtest.Response
+	}{{"sent before the signal", before}, {"sent during the drain delay", during}} {
+		if r := <-c.resp; r.Err != nil || r.Status != 200 || r.Body != "hello\n" {
+			t.Errorf("the request %s, still running when the %v drain delay ended, got %v; want 200 \"hello\\n\": it needed %v of a %v budget.\n"+
+				"Shutdown must get what is left of the budget. If it got a context that was already done (the signal's ctx, or a context.WithTimeout derived from it), "+
+				"it gives up at once and Close cuts every request in flight: make the deadline from context.Background().\n%s",
+				c.name, drain, r, slow, timeout, p.Transcript())
+		}
+	}
+	if code := p.ExitWithin(timeout+5*time.Second, "both requests finish within the budget, so Shutdown should return once they have"); code != 0 {
+		t.Errorf("exit code %d after a shutdown whose requests all finished in time; want 0.\n%s", code, p.Transcript())
+	}
+	if p.Log().Has("forced close") {
+		t.Errorf("the program logged \"forced close\" although both requests could finish within the %v budget; want a clean drain.\n%s", timeout, p.Transcript())
+	}
 }
 
 // TestReadinessFlagHasNoDataRace: the readiness flag is read by every

@@ -1,8 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"net"
+	"reflect"
+	"runtime"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -56,7 +62,8 @@ func requestStarted(t *testing.T, p *labtest.Program, server string) {
 
 // TestServersAnswerOnTheirOwnListeners: the API server answers hello, the
 // metrics server answers /metrics on its own address, and the API address
-// does not serve metrics: admin endpoints stay off the public listener.
+// serves neither metrics nor the profiler: admin endpoints stay off the
+// public listener.
 func TestServersAnswerOnTheirOwnListeners(t *testing.T) {
 	t.Parallel()
 	p, api, metrics := start(t, "-delay", "50ms")
@@ -71,6 +78,14 @@ func TestServersAnswerOnTheirOwnListeners(t *testing.T) {
 		t.Errorf("GET /metrics on the API address served Prometheus metrics; want them on the metrics address only.\n"+
 			"Admin endpoints never live on the public listener.\n%s", p.Transcript())
 	}
+	// Importing net/http/pprof registers the profiler on
+	// http.DefaultServeMux too: an API server that serves that mux (a nil
+	// Handler, or http.Handle) exposes it to the public.
+	if r := <-labtest.Get("http://"+api+"/debug/pprof/", 10*time.Second); r.Err == nil && r.Status == 200 && strings.Contains(r.Body, "goroutine") {
+		t.Errorf("GET /debug/pprof/ on the API address served Go's profiler; want it on the metrics address only.\n"+
+			"Importing net/http/pprof registers its handlers on http.DefaultServeMux as well: give the API server a mux of its own "+
+			"(its Handler must not be nil, and nothing is registered with http.Handle).\n%s", p.Transcript())
+	}
 	p.Signal(syscall.SIGTERM)
 	if code := p.ExitWithin(margin, "both servers are idle"); code != 0 {
 		t.Errorf("exit code %d after SIGTERM; want 0.\n%s\n%s", code, whyNotZero(p), p.Transcript())
@@ -79,23 +94,19 @@ func TestServersAnswerOnTheirOwnListeners(t *testing.T) {
 
 // TestServersDrainInParallel: with a slow request in flight on each server,
 // and clients that call again as soon as they get their answer, as traffic
-// does, the shutdown takes about one request's time, not two: both servers
-// stop accepting at the signal and drain at the same time.
+// does, both servers stop accepting at the signal and drain at the same
+// time, so the shutdown takes about one request's time, not two.
 func TestServersDrainInParallel(t *testing.T) {
 	t.Parallel()
 	// Each slow request takes this long: the API's hello through -delay,
 	// and on the metrics server an execution trace of this length, the
 	// admin port's natural slow request.
 	const slow = 800 * time.Millisecond
-	// A parallel drain is over when the slower request ends, about slow
-	// after the signal, but the program sees it a little later: Shutdown
-	// checks for idle connections at growing intervals (1ms, 2ms, 4ms, ...,
-	// then every 500ms, each plus up to 10%), and its first check after
-	// 800ms comes 1.01 to 1.11s after it began; a hiccup of 200ms on a busy
-	// machine pushes that to the next one, 1.51 to 1.66s. A sequential drain
-	// cannot end before the extra request on the second server, 2*slow after
-	// the signal, and usually ends about 2.1s after it.
-	const parallelBound = 1750 * time.Millisecond
+	// How long the shutdown takes is no proof: a parallel drain ends about
+	// 1.1s after the signal (Shutdown checks for idle connections at growing
+	// intervals, up to every 500ms), a sequential one about 2.1s after, but
+	// a busy machine can stretch the first past the second. The order of
+	// events is the proof (see below), and the second call on each server.
 	p, api, metrics := start(t, "-delay", slow.String(), "-shutdown-timeout", "10s")
 
 	urls := map[string]string{
@@ -104,25 +115,25 @@ func TestServersDrainInParallel(t *testing.T) {
 	}
 	type exchange struct{ first, again labtest.Response }
 	results := map[string]chan exchange{}
-	for name, url := range urls {
+	// One after the other, each once the one before is in its handler, and
+	// the signal right after the last: the last one has nearly all its time
+	// left at the signal, however slow the machine (see the order check).
+	for _, name := range []string{"metrics", "api"} {
 		ch := make(chan exchange, 1)
 		results[name] = ch
 		go func() {
 			var x exchange
-			x.first = <-labtest.Get(url, 10*time.Second)
+			x.first = <-labtest.Get(urls[name], 10*time.Second)
 			if x.first.Err == nil {
-				x.again = <-labtest.Get(url, 10*time.Second)
+				x.again = <-labtest.Get(urls[name], 10*time.Second)
 			}
 			ch <- x
 		}()
+		requestStarted(t, p, name)
 	}
-	requestStarted(t, p, "api")
-	requestStarted(t, p, "metrics")
 
-	sent := time.Now()
 	p.Signal(syscall.SIGTERM)
 	code := p.ExitWithin(4*slow+margin, "each request in flight takes "+slow.String())
-	took := time.Since(sent)
 
 	got := map[string]exchange{}
 	for name, ch := range results {
@@ -146,15 +157,38 @@ func TestServersDrainInParallel(t *testing.T) {
 				name, slow, shorten(r), other, p.Transcript())
 		}
 	}
-	if took > parallelBound {
-		t.Errorf("the program exited %v after SIGTERM; want under %v: each server had one request of %v left to drain, and the drains should overlap.\n"+
-			"A drain of about twice that means the servers were drained one after the other.\n%s",
-			took.Round(time.Millisecond), parallelBound, slow, p.Transcript())
-	}
+	// The order of events is the proof. Shutdown cannot return before its
+	// server's slow request has ended, so in a drain one after the other the
+	// second server's drain begins only once the first server's request is
+	// over: at least left after "shutdown started", what that request still
+	// had to run then. In a parallel drain both begin at once. (When the
+	// server drained first is the one whose request started early, on a
+	// machine so busy that the signal came as it was nearly over, left is
+	// too small to tell, and the second calls above are the check.)
+	shutdown := labtest.EventTime(t, p.WaitFor("shutdown started", time.Second))
+	begins := map[string]time.Time{}
 	for _, name := range []string{"api", "metrics"} {
-		if !hasEvent(p, "draining server", name) {
+		ev, ok := event(p, "draining server", name)
+		if !ok {
 			t.Errorf("no \"draining server\" event with server=%q; log one for each server as its drain begins.\n%s", name, p.Transcript())
+			continue
 		}
+		begins[name] = labtest.EventTime(t, ev)
+	}
+	if len(begins) < 2 {
+		return
+	}
+	first, second := "api", "metrics"
+	if begins[second].Before(begins[first]) {
+		first, second = second, first
+	}
+	started, _ := event(p, "request started", first)
+	left := labtest.EventTime(t, started).Add(slow).Sub(shutdown)
+	if gap := begins[second].Sub(begins[first]); left >= slow/4 && gap >= left/2 {
+		t.Errorf("the %s server began draining %v after the %s server; want both to begin together, at the signal: the %s server's slow request still had %v to run then.\n"+
+			"The servers were drained one after the other, the second only once the first server's request was over: "+
+			"call Shutdown on both at the same time, each in a goroutine of its own (an errgroup.Group).\n%s",
+			second, gap.Round(time.Millisecond), first, first, left.Round(time.Millisecond), p.Transcript())
 	}
 }
 
@@ -211,16 +245,31 @@ func TestWorkerFinishesItsJob(t *testing.T) {
 
 // TestShutdownDeadlineCutsOffALongJob: a job that would outlast
 // -shutdown-timeout is given until the deadline and no longer; then the
-// program exits 1, as for any forced shutdown.
+// program exits 1, as for any forced shutdown. The budget counts from the
+// shutdown, not from the job's start: the signal comes a whole budget into
+// the job, and the job still gets its full budget from there.
 func TestShutdownDeadlineCutsOffALongJob(t *testing.T) {
 	t.Parallel()
-	const timeout = 300 * time.Millisecond
+	const timeout = 600 * time.Millisecond
 	p, _, _ := start(t, "-job-interval", "20ms", "-job-duration", "10s", "-shutdown-timeout", timeout.String())
 	p.WaitFor("job started", labtest.StartBound)
+	// This wait is the scenario, not a synchronisation: a job well under
+	// way when the signal comes, as most are.
+	time.Sleep(timeout)
 
 	sent := time.Now()
 	p.Signal(syscall.SIGTERM)
-	code := p.ExitWithin(timeout+margin, "the job takes 10s but the shutdown has "+timeout.String()+": the deadline must bound the job too")
+	// The budget's timer starts after the signal, so a correct program
+	// cannot log "job abandoned" sooner than timeout after it was sent. (A
+	// program that never logs it fails below, for what it does instead.)
+	_, err := p.Log().WaitFor("job abandoned", timeout+margin, p.Done())
+	if abandoned := time.Since(sent); err == nil && abandoned < timeout {
+		t.Fatalf("\"job abandoned\" came %v after SIGTERM; want no sooner than -shutdown-timeout, %v: the job in progress gets the whole budget from the moment the shutdown starts.\n"+
+			"The job had been running for %v when the signal came, so its budget was counted from the job's start: a time.After(budget) made when the job starts "+
+			"has run out before the shutdown does. Start the budget's timer when the job sees ctx.Done(), not before.\n%s",
+			abandoned.Round(time.Millisecond), timeout, timeout, p.Transcript())
+	}
+	code := p.ExitWithin(max(time.Until(sent.Add(timeout+margin)), 100*time.Millisecond), "the job takes 10s but the shutdown has "+timeout.String()+": the deadline must bound the job too")
 	took := time.Since(sent)
 
 	if took < timeout {
@@ -404,6 +453,263 @@ func TestIdleShutdownExitsPromptly(t *testing.T) {
 	if events := p.Log().Events(); len(events) == 0 || events[len(events)-1].Msg() != "exited" {
 		t.Errorf("the last event was not \"exited\"; log it as the last thing run does, once every part has stopped.\n%s", p.Transcript())
 	}
+}
+
+// The two tests below call run in the test's own process, with its log in
+// memory, and do not call t.Parallel: Go runs them one after another before
+// any parallel test starts, so that nothing else in the process blurs what
+// they look at (a data race report, the state of each goroutine).
+
+// TestForcedCloseOnBothServersHasNoDataRace: when both servers run out of
+// time together, their drains report it at the same moment, each from its
+// own goroutine. Whatever they share to do so (an error for the exit code)
+// must be safe to write from both: the race detector is the judge.
+//
+// In a process of its own the program would escape the detector: each drain
+// writes "forced close" to standard error just before it records its error,
+// and the detector takes writes and reads of file descriptors for
+// synchronisation (task 5's README tells the story). Here the log is in
+// memory, and nothing orders the two drains.
+func TestForcedCloseOnBothServersHasNoDataRace(t *testing.T) {
+	if !raceDetectorOn() {
+		t.Skip("the race detector judges this criterion: run go test -race, as go run ./scripts check 6 does")
+	}
+	// Each slow request outlives the budget by far, so both servers hit the
+	// deadline, and both drains report it at once.
+	const slow, timeout = 600 * time.Millisecond, 200 * time.Millisecond
+	r := startInProcess(t, "-delay", slow.String(), "-shutdown-timeout", timeout.String())
+	responses := []<-chan labtest.Response{
+		labtest.Get("http://"+r.api+"/", 10*time.Second),
+		labtest.Get(fmt.Sprintf("http://%s/debug/pprof/trace?seconds=%g", r.metrics, slow.Seconds()), 10*time.Second),
+	}
+	for _, server := range []string{"api", "metrics"} {
+		r.waitFor(t, "request started", server)
+	}
+	r.cancel()
+	code := r.wait(t, timeout+margin)
+	for _, resp := range responses {
+		<-resp // cut off at the deadline; what matters is the race report
+	}
+	waitForHandlers(t)
+
+	// Nothing else has failed the test yet: if it has failed, the race
+	// detector said so.
+	if t.Failed() {
+		t.Fatalf("the race detector reported a data race (WARNING: DATA RACE above) when both servers ran out of time together: "+
+			"their drains, each in a goroutine of its own, wrote the same variable (an error for the exit code, say) with nothing ordering the two writes. "+
+			"An error is an interface, two words, so such a write can even tear. Let an errgroup.Group run the drains: each returns its error, "+
+			"and Wait gives back the first one, safely. (Or guard the variable with a sync.Mutex.)\n%s", inProcessTranscript(r.log))
+	}
+	for _, server := range []string{"api", "metrics"} {
+		if !r.has("forced close", server) {
+			t.Errorf("no \"forced close\" with server=%q; want one from each server whose drain ran out of time.\n%s", server, inProcessTranscript(r.log))
+		}
+	}
+	if code != 1 {
+		t.Errorf("run returned %d after both servers were forced closed; want 1.\n%s", code, inProcessTranscript(r.log))
+	}
+}
+
+// TestIdleProgramWaitsWithoutPolling: while nothing happens, every part of
+// the program waits for its next event (the group's context, a tick, a
+// connection) instead of sleeping and looking again. A loop that sleeps and
+// then checks gctx.Err() hears of the shutdown up to one sleep late, every
+// time, and the listeners stay open and take new work meanwhile. The test
+// looks at each goroutine of this package while the program is idle: none
+// may be asleep in time.Sleep.
+func TestIdleProgramWaitsWithoutPolling(t *testing.T) {
+	r := startInProcess(t)
+	defer func() {
+		r.cancel()
+		r.wait(t, margin)
+	}()
+	// Give every part the time to reach its wait: the test looks until no
+	// goroutine of the program is running or about to (one that has not
+	// started yet is "runnable"), and then judges what each is waiting in.
+	poll := time.NewTicker(20 * time.Millisecond)
+	defer poll.Stop()
+	deadline := time.After(time.Second)
+	for {
+		ours := goroutines(func(_, stack string) bool { return strings.Contains(stack, "\n"+packagePath()+".") })
+		settled := true
+		var sleeping []string
+		for _, g := range ours {
+			state := goroutineState(g)
+			settled = settled && state != "running" && state != "runnable"
+			if strings.HasPrefix(state, "sleep") {
+				sleeping = append(sleeping, g)
+			}
+		}
+		if settled && len(sleeping) == 0 {
+			return
+		}
+		if settled {
+			t.Fatalf("while the program was idle (no request, no job for an hour), a goroutine of run was asleep in time.Sleep; "+
+				"want every part waiting for its event instead.\n"+
+				"A loop that sleeps and then checks gctx.Err() (or ctx.Err()) polls: it hears of the shutdown up to one sleep late, every time, "+
+				"and both listeners take new work meanwhile. Block on <-gctx.Done(): it returns the moment the group is cancelled.\n"+
+				"--- the goroutine ---\n%s\n%s", sleeping[0], inProcessTranscript(r.log))
+		}
+		select {
+		case <-poll.C:
+		case <-deadline:
+			t.Fatalf("for a second, while the program was idle (no request, no job for an hour), some goroutine of run was running every time the test looked; "+
+				"want every part blocked, waiting for its event: a loop that never blocks (a select with a default case, say) spins and burns a CPU core.\n%s",
+				inProcessTranscript(r.log))
+		}
+	}
+}
+
+// goroutineState is the state of a goroutine as its stack trace gives it,
+// the word in brackets on its first line ("select", "sleep", "IO wait",
+// "runnable", ...), without the time it has been in it.
+func goroutineState(stack string) string {
+	header, _, _ := strings.Cut(stack, "\n")
+	_, state, _ := strings.Cut(header, "[")
+	state, _, _ = strings.Cut(state, "]")
+	state, _, _ = strings.Cut(state, ",")
+	return state
+}
+
+// inProcessRun is run called in the test's own process on free ports, no
+// job for an hour and an instant stats flush (extra flags override these),
+// once both servers are listening.
+type inProcessRun struct {
+	log          *labtest.EventLog
+	cancel       context.CancelFunc
+	returned     chan struct{}
+	code         int // valid once returned is closed
+	api, metrics string
+}
+
+func startInProcess(t *testing.T, extra ...string) *inProcessRun {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &inProcessRun{log: labtest.NewEventLog(), cancel: cancel, returned: make(chan struct{})}
+	args := append([]string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-log-format", "json",
+		"-job-interval", "1h", "-flush-time", "0s"}, extra...)
+	go func() {
+		defer close(r.returned)
+		r.code = run(ctx, args, io.Discard, r.log)
+	}()
+	r.api = r.waitFor(t, "listening", "api").Str("addr")
+	r.metrics = r.waitFor(t, "listening", "metrics").Str("addr")
+	return r
+}
+
+// waitFor returns the first event msg with the given server, or fails the
+// test (after stopping run) if it does not come.
+func (r *inProcessRun) waitFor(t *testing.T, msg, server string) labtest.Event {
+	t.Helper()
+	ev, err := r.log.WaitForMatch(fmt.Sprintf("%q with server=%q", msg, server), func(ev labtest.Event) bool {
+		return ev.Msg() == msg && ev.Str("server") == server
+	}, labtest.StartBound, r.returned)
+	if err != nil {
+		r.cancel()
+		t.Fatalf("%v\n%s", err, inProcessTranscript(r.log))
+	}
+	return ev
+}
+
+func (r *inProcessRun) has(msg, server string) bool {
+	for _, ev := range r.log.Events() {
+		if ev.Msg() == msg && ev.Str("server") == server {
+			return true
+		}
+	}
+	return false
+}
+
+// wait waits up to within for run to return and gives its exit code.
+func (r *inProcessRun) wait(t *testing.T, within time.Duration) int {
+	t.Helper()
+	select {
+	case <-r.returned:
+		return r.code
+	case <-time.After(within):
+		t.Fatalf("run had not returned %v after its context was cancelled; want it back by then.\n%s", within, inProcessTranscript(r.log))
+		return 0
+	}
+}
+
+// waitForHandlers waits until no request handler of an in-process run is
+// still running: a handler that sleeps through -delay goes on after Close
+// has cut its connection, and must be gone before the test ends.
+func waitForHandlers(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(goroutines(func(_, stack string) bool { return strings.Contains(stack, "net/http.(*conn).serve") })) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("a request handler of run was still running 10s after run returned; want every handler to end.")
+		}
+		time.Sleep(10 * time.Millisecond) // polling the runtime: there is no event to wait for
+	}
+}
+
+// goroutines is the stack of every goroutine, other than the caller's, whose
+// state (see goroutineState) and stack match accepts.
+func goroutines(match func(state, stack string) bool) []string {
+	buf := make([]byte, 1<<16)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	self := goroutineID()
+	var found []string
+	for g := range strings.SplitSeq(string(buf), "\n\n") {
+		header, _, _ := strings.Cut(g, "\n")
+		var id uint64
+		if _, err := fmt.Sscanf(header, "goroutine %d [", &id); err != nil || id == self {
+			continue
+		}
+		if match(goroutineState(g), g) {
+			found = append(found, g)
+		}
+	}
+	return found
+}
+
+// packagePath is how stack traces name this package's functions: in a test
+// binary not "main" but the module's path, gracefulshutdown.lab/task06-errgroup.
+func packagePath() string {
+	name := runtime.FuncForPC(reflect.ValueOf(run).Pointer()).Name()
+	return strings.TrimSuffix(name, ".run")
+}
+
+// goroutineID is the number of the calling goroutine, as the first line of
+// its stack trace gives it ("goroutine 18 [running]:").
+func goroutineID() uint64 {
+	var buf [64]byte
+	fields := strings.Fields(string(buf[:runtime.Stack(buf[:], false)]))
+	if len(fields) < 2 {
+		return 0
+	}
+	id, _ := strconv.ParseUint(fields[1], 10, 64)
+	return id
+}
+
+// raceDetectorOn reports whether this test binary was built with -race.
+func raceDetectorOn() bool {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range info.Settings {
+		if s.Key == "-race" {
+			return s.Value == "true"
+		}
+	}
+	return false
+}
+
+// inProcessTranscript is what run, called in-process, logged, for failure
+// messages.
+func inProcessTranscript(log *labtest.EventLog) string {
+	return "--- what run logged ---\n" + log.Text()
 }
 
 // TestBadFlagsExitTwo: a mistake on the command line is a usage error: one
