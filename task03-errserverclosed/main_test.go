@@ -1,8 +1,13 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"net"
+	"os"
+	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -12,8 +17,15 @@ import (
 )
 
 // TestMain lets each test start this very program as a real process (see
-// labtest.Start) and checks that no test leaves a goroutine behind.
-func TestMain(m *testing.M) { labtest.Main(m, main) }
+// labtest.Start) and checks that no test leaves a goroutine behind. Started
+// with leakCheck set, the process is the program with one step more (see
+// runThenReportBlockedSends).
+func TestMain(m *testing.M) {
+	if os.Getenv(leakCheck) == "1" {
+		os.Exit(runThenReportBlockedSends())
+	}
+	labtest.Main(m, main)
+}
 
 // start runs the program on a free port with the given request delay and
 // returns it with the address it bound. The shutdown timeout is far longer
@@ -48,8 +60,10 @@ func TestCleanShutdownIsNotAnError(t *testing.T) {
 		r := <-resp
 		if r.Err != nil || r.Status != 200 || r.Body != "hello\n" {
 			t.Fatalf("the request in flight when SIGTERM arrived got %v; want 200 \"hello\\n\".\n"+
-				"Serve returns http.ErrServerClosed as soon as Shutdown closes the listener. If the serving goroutine "+
-				"treats that as fatal (os.Exit, log.Fatal), the process dies in the middle of the drain.\n%s",
+				"Serve returns http.ErrServerClosed as soon as Shutdown closes the listener, before the drain. If the serving goroutine "+
+				"treats that as fatal (os.Exit, log.Fatal), the process dies in the middle of the drain; if run waits for Serve's error "+
+				"instead of for Shutdown (a Shutdown started in a goroutine), it returns then, and the process ends just the same. "+
+				"Block on srv.Shutdown, then read Serve's error.\n%s",
 				r, p.Transcript())
 		}
 		code := p.ExitWithin(5*time.Second, "after Shutdown returns, run should return so that main can exit")
@@ -59,8 +73,20 @@ func TestCleanShutdownIsNotAnError(t *testing.T) {
 		t.Parallel()
 		p, _ := start(t, 2*time.Second)
 
+		sent := time.Now()
 		p.Signal(syscall.SIGTERM)
-		code := p.ExitWithin(time.Second, "an idle server has nothing to drain; does run return once Shutdown does?")
+		select {
+		case <-p.Done():
+		case <-time.After(time.Second):
+			transcript := p.Transcript() // which lets a dying program finish its last lines
+			why := "an idle server has nothing to drain; does run return once Shutdown does?"
+			if i := p.Log().Index("shutdown started"); i < 0 || labtest.EventTime(t, p.Log().Events()[i]).Sub(sent) > 500*time.Millisecond {
+				why = "the program noticed the signal late (\"shutdown started\" came long after SIGTERM, or never). " +
+					"Wait for ctx.Done() in a select with Serve's error, rather than looking at ctx now and then"
+			}
+			t.Fatalf("the program was still running a second after SIGTERM: %s.\n%s", why, transcript)
+		}
+		code, _ := p.Exited()
 		checkClean(t, p, code)
 	})
 }
@@ -132,8 +158,8 @@ func TestAddressInUseFailsFast(t *testing.T) {
 	if !p.Log().Has(flushed) {
 		t.Errorf("the program exited %d after %v without logging %q: run's deferred metrics flush never ran.\n"+
 			"os.Exit ends the process on the spot, from whichever goroutine calls it, and no deferred call runs, in that "+
-			"goroutine or any other; log.Fatal calls os.Exit. Exiting from the serving goroutine skips the flush even when it "+
-			"lets http.ErrServerClosed through. Let that goroutine only send its error on a buffered channel, and let run "+
+			"goroutine or any other; log.Fatal calls os.Exit. Exiting skips the flush, from the serving goroutine even when it "+
+			"lets http.ErrServerClosed through, and from run itself. Let that goroutine only send its error on a buffered channel, and let run "+
 			"receive it in a select with ctx.Done(), log \"server failed\" and return 1: a return runs the deferred calls.\n%s",
 			code, took, flushed, p.Transcript())
 	}
@@ -157,6 +183,78 @@ func TestAddressInUseFailsFast(t *testing.T) {
 			"logger.Error(\"server failed\", \"addr\", cfg.addr, \"err\", err), so whoever reads the log knows what failed.%s\n%s",
 			addr, why, p.Transcript())
 	}
+}
+
+// TestServingGoroutineEndsAfterForcedClose: after a forced close, run
+// returns without reading Serve's error. The serving goroutine must still
+// be able to finish: in a test that calls run in-process, or in a bigger
+// program that runs it, a goroutine blocked for good on its send is a
+// leak. The program runs as main runs it, and after run has returned it
+// reports the goroutines still blocked sending on a channel.
+func TestServingGoroutineEndsAfterForcedClose(t *testing.T) {
+	t.Parallel()
+	const delay, timeout = 2 * time.Second, 100 * time.Millisecond
+	p := labtest.StartEnv(t, []string{leakCheck + "=1"}, "-addr", "127.0.0.1:0", "-delay", delay.String(),
+		"-shutdown-timeout", timeout.String(), "-log-format", "json")
+	addr := p.Listening()
+
+	resp := labtest.Get("http://"+addr+"/", delay+10*time.Second)
+	p.WaitFor("request started", labtest.StartBound)
+	p.Signal(syscall.SIGTERM)
+	<-resp // cut at the deadline
+
+	ev, err := p.Log().WaitFor(blockedSends, timeout+5*time.Second, p.Done())
+	if err != nil {
+		t.Fatalf("%v: run never returned after the forced close. Leave through run's return, which runs its deferred calls; "+
+			"exiting from a goroutine (os.Exit, log.Fatal) skips them.\n%s", err, p.Transcript())
+	}
+	if stacks := ev.Str("stacks"); stacks != "" {
+		t.Errorf("after a forced close, run returned and left the serving goroutine blocked for good on its send:\n%s\n"+
+			"After a forced close nobody reads Serve's error, so give the channel a buffer of one, make(chan error, 1): "+
+			"the send then completes and the goroutine ends.\n%s", stacks, p.Transcript())
+	}
+	p.ExitWithin(5*time.Second, "run has returned; main should exit with its code")
+}
+
+// leakCheck, set in a program's environment, makes it report the goroutines
+// blocked on a send once run has returned.
+const leakCheck = "TASK03_REPORT_BLOCKED_SENDS"
+
+// blockedSends is the event of that report.
+const blockedSends = "goroutines blocked on a send"
+
+// runThenReportBlockedSends is main, with one step before the exit: it logs
+// the stacks of the goroutines that are still blocked sending on a channel
+// (none, for a correct program) once run has returned. One blocked that way
+// a second after run returned is blocked for good.
+func runThenReportBlockedSends() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	stacks := goroutinesBlockedOnSend()
+	for deadline := time.Now().Add(time.Second); stacks != nil && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond) // polling the goroutines' states, not a synchronisation
+		stacks = goroutinesBlockedOnSend()
+	}
+	line, _ := json.Marshal(map[string]string{
+		"time": time.Now().Format(time.RFC3339Nano), "level": "INFO", "msg": blockedSends, "stacks": strings.Join(stacks, "\n\n"),
+	})
+	fmt.Fprintf(os.Stderr, "%s\n", line)
+	return code
+}
+
+// goroutinesBlockedOnSend is the stack of each goroutine of this process
+// that is waiting to send on a channel.
+func goroutinesBlockedOnSend() []string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var out []string
+	for g := range strings.SplitSeq(string(buf), "\n\n") {
+		if header, _, _ := strings.Cut(g, "\n"); strings.Contains(header, "[chan send") {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 // TestBadFlagsExitTwo: a mistake on the command line is a usage error: one
