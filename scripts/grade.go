@@ -290,7 +290,11 @@ func gradeCopy(ctx context.Context, lab *workspace.Workspace, manifest workspace
 				base, err := reverseBase(labTask, t, labFiles)
 				var checks []*programCheck
 				if err == nil {
-					checks, err = gradeTestTask(ctx, labTask, t, base, false, 1)
+					// A learner's test runs against a dozen programs or
+					// more, each mostly waiting on the program's clock:
+					// run a few at once, as check does, or this one task
+					// takes most of the grade's time.
+					checks, err = gradeTestTask(ctx, labTask, t, base, false, max(1, cap(sem)/2))
 				}
 				fillTestGrade(g, checks, err)
 			}
