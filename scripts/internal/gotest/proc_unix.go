@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"syscall"
+	"time"
 )
 
 // ownProcessGroup puts cmd and everything it starts in a process group of
@@ -28,7 +29,17 @@ func sweepProcessGroup(cmd *exec.Cmd) (left int) {
 	}
 	pgid := cmd.Process.Pid
 	left = countGroup(pgid)
+	if left == 0 {
+		return 0
+	}
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	// A signal is delivered, not obeyed at once: wait, a little, until the
+	// group is gone, so that nothing the run started outlives the run
+	// (its port, its files). There is no event to wait on for processes
+	// that are not our children, so look again every few milliseconds.
+	for deadline := time.Now().Add(2 * time.Second); countGroup(pgid) > 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	return left
 }
 
