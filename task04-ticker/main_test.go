@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"reflect"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -217,7 +215,7 @@ func busyGoroutines() []string {
 		}
 		buf = make([]byte, 2*len(buf))
 	}
-	self, pkg := goroutineID(), packagePath()
+	self, pkg := labtest.GoroutineID(), labtest.PackagePath(run)
 	var busy []string
 	for g := range strings.SplitSeq(string(buf), "\n\n") {
 		header, _, _ := strings.Cut(g, "\n")
@@ -279,7 +277,7 @@ func startFailingRun(addr string, hold time.Duration) *failingRun {
 	r.sink = newSlowSink(r.returned, hold)
 	go func() {
 		defer close(r.returned)
-		r.sink.runner.Store(goroutineID())
+		r.sink.runner.Store(labtest.GoroutineID())
 		// The context is never cancelled: no signal comes, only the failure.
 		r.code = run(context.Background(), []string{"-addr", addr, "-tick", "20ms", "-log-format", "json"}, io.Discard, r.sink)
 		r.returnedAt = time.Now()
@@ -417,7 +415,7 @@ func newSlowSink(returned <-chan struct{}, hold time.Duration) *slowSink {
 
 func (s *slowSink) Write(p []byte) (int, error) {
 	if bytes.Contains(p, []byte(`"msg":"ticker stopped"`)) {
-		if goroutineID() == s.runner.Load() {
+		if labtest.GoroutineID() == s.runner.Load() {
 			s.writtenByRun.Store(true)
 		}
 		select {
@@ -436,26 +434,6 @@ func (s *slowSink) releasedAt() time.Time {
 		return time.Unix(0, ns)
 	}
 	return time.Time{}
-}
-
-// packagePath is how stack traces name this package's functions: in a test
-// binary not "main" but the module's path, such as
-// gracefulshutdown.lab/task04-ticker.
-func packagePath() string {
-	name := runtime.FuncForPC(reflect.ValueOf(run).Pointer()).Name()
-	return strings.TrimSuffix(name, ".run")
-}
-
-// goroutineID is the number of the calling goroutine, as the first line of
-// its stack trace gives it ("goroutine 18 [running]:").
-func goroutineID() uint64 {
-	var buf [64]byte
-	fields := strings.Fields(string(buf[:runtime.Stack(buf[:], false)]))
-	if len(fields) < 2 {
-		return 0
-	}
-	id, _ := strconv.ParseUint(fields[1], 10, 64)
-	return id
 }
 
 // transcript is what run logged, for failure messages. A worker that never

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptrace"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -324,7 +323,7 @@ func TestRequestsInFlightWhenDrainDelayEndsFinish(t *testing.T) {
 // detector that orders the flip before every later read, and a plain bool
 // looks safe. It is not: the Go memory model knows no such order.
 func TestReadinessFlagHasNoDataRace(t *testing.T) {
-	if !raceDetectorOn() {
+	if !labtest.RaceDetectorOn() {
 		t.Skip("the race detector judges this criterion: run go test -race, as go run ./scripts check 5 does")
 	}
 	const (
@@ -409,20 +408,6 @@ func TestReadinessFlagHasNoDataRace(t *testing.T) {
 	if code != 0 {
 		t.Errorf("run returned %d after a clean shutdown; want 0.\n%s", code, runTranscript(log))
 	}
-}
-
-// raceDetectorOn reports whether this test binary was built with -race.
-func raceDetectorOn() bool {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range info.Settings {
-		if s.Key == "-race" {
-			return s.Value == "true"
-		}
-	}
-	return false
 }
 
 // runTranscript is what run, called in-process, logged, for failure messages.

@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"reflect"
 	"runtime"
-	"runtime/debug"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -471,7 +468,7 @@ func TestIdleShutdownExitsPromptly(t *testing.T) {
 // synchronisation (task 5's README tells the story). Here the log is in
 // memory, and nothing orders the two drains.
 func TestForcedCloseOnBothServersHasNoDataRace(t *testing.T) {
-	if !raceDetectorOn() {
+	if !labtest.RaceDetectorOn() {
 		t.Skip("the race detector judges this criterion: run go test -race, as go run ./scripts check 6 does")
 	}
 	// Each slow request outlives the budget by far, so both servers hit the
@@ -530,7 +527,7 @@ func TestIdleProgramWaitsWithoutPolling(t *testing.T) {
 	defer poll.Stop()
 	deadline := time.After(time.Second)
 	for {
-		ours := goroutines(func(_, stack string) bool { return strings.Contains(stack, "\n"+packagePath()+".") })
+		ours := goroutines(func(_, stack string) bool { return strings.Contains(stack, "\n"+labtest.PackagePath(run)+".") })
 		settled := true
 		var sleeping []string
 		for _, g := range ours {
@@ -658,7 +655,7 @@ func goroutines(match func(state, stack string) bool) []string {
 		}
 		buf = make([]byte, 2*len(buf))
 	}
-	self := goroutineID()
+	self := labtest.GoroutineID()
 	var found []string
 	for g := range strings.SplitSeq(string(buf), "\n\n") {
 		header, _, _ := strings.Cut(g, "\n")
@@ -671,39 +668,6 @@ func goroutines(match func(state, stack string) bool) []string {
 		}
 	}
 	return found
-}
-
-// packagePath is how stack traces name this package's functions: in a test
-// binary not "main" but the module's path, gracefulshutdown.lab/task06-errgroup.
-func packagePath() string {
-	name := runtime.FuncForPC(reflect.ValueOf(run).Pointer()).Name()
-	return strings.TrimSuffix(name, ".run")
-}
-
-// goroutineID is the number of the calling goroutine, as the first line of
-// its stack trace gives it ("goroutine 18 [running]:").
-func goroutineID() uint64 {
-	var buf [64]byte
-	fields := strings.Fields(string(buf[:runtime.Stack(buf[:], false)]))
-	if len(fields) < 2 {
-		return 0
-	}
-	id, _ := strconv.ParseUint(fields[1], 10, 64)
-	return id
-}
-
-// raceDetectorOn reports whether this test binary was built with -race.
-func raceDetectorOn() bool {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range info.Settings {
-		if s.Key == "-race" {
-			return s.Value == "true"
-		}
-	}
-	return false
 }
 
 // inProcessTranscript is what run, called in-process, logged, for failure

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"runtime/debug"
 	"sync"
 	"syscall"
 	"testing"
@@ -476,7 +475,7 @@ func TestSignalWithoutPreStopWaitsTheDrainDelay(t *testing.T) {
 // would escape the detector, which takes every read from a socket to be
 // ordered after every earlier write to any descriptor, the log included.
 func TestPreStopStateHasNoDataRace(t *testing.T) {
-	if !raceDetectorOn() {
+	if !labtest.RaceDetectorOn() {
 		t.Skip("the race detector judges this criterion: run go test -race, as go run ./scripts check 17 does")
 	}
 	// The detector sees a race only in the interleavings where nothing
@@ -564,20 +563,6 @@ func preStopRaceRound(t *testing.T, round int) {
 	if code != 0 {
 		t.Errorf("shutdown %d: run returned %d after a clean shutdown; want 0.\n--- what run logged ---\n%s", round, code, log.Text())
 	}
-}
-
-// raceDetectorOn reports whether this test binary was built with -race.
-func raceDetectorOn() bool {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range info.Settings {
-		if s.Key == "-race" {
-			return s.Value == "true"
-		}
-	}
-	return false
 }
 
 // TestBadFlagsExitTwo: a mistake on the command line is a usage error: one
