@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-// TestLab grades this copy of the lab as `go run ./scripts grade` does,
+// TestLab grades this copy of the lab as `go tool lab grade` does,
 // with the lab's own tests and the race detector: one subtest per task
 // (TestLab/task04-ticker), one per criterion under it, each failing with
 // the criterion's own message. A task whose folder this copy lacks is

@@ -40,7 +40,7 @@ func explainResult(ws *workspace.Workspace, t *workspace.Task, r learnerResult, 
 	}
 	if r.OK() {
 		fmt.Fprintf(w, "\nAll %d criteria pass: task %d is solved.\n", total, t.Number)
-		fmt.Fprintf(w, "`go run ./scripts diff %d` shows your files beside the reference answer.\n", t.Number)
+		fmt.Fprintf(w, "`go tool lab diff %d` shows your files beside the reference answer.\n", t.Number)
 		nextTask(ws, t, w)
 		return
 	}
@@ -95,7 +95,7 @@ func explainCriteria(ws *workspace.Workspace, t *workspace.Task, run *gotest.Run
 	switch {
 	case run.BuildFailed:
 		fmt.Fprintf(w, "Your code does not build yet:\n\n%s\n\n", indent(run.BuildOutput, "  "))
-		fmt.Fprintf(w, "Next: fix the error above in %s, then run `go run ./scripts check %d` again.\n", edits(t), t.Number)
+		fmt.Fprintf(w, "Next: fix the error above in %s, then run `go tool lab check %d` again.\n", edits(t), t.Number)
 		return 0, 0, false
 	case len(run.Top()) == 0:
 		fmt.Fprintf(w, "No test ran.\n%s\n", indent(run.BuildOutput, "  "))
@@ -120,7 +120,7 @@ func explainCriteria(ws *workspace.Workspace, t *workspace.Task, run *gotest.Run
 // nextTask says where to go once task t is solved.
 func nextTask(ws *workspace.Workspace, t *workspace.Task, w io.Writer) {
 	if next := nextAfter(ws, t); next != nil {
-		fmt.Fprintf(w, "Next: task %d, %s: read %s/README.md, then `go run ./scripts check %d`.\n", next.Number, next.Title, next.Dir, next.Number)
+		fmt.Fprintf(w, "Next: task %d, %s: read %s/README.md, then `go tool lab check %d`.\n", next.Number, next.Title, next.Dir, next.Number)
 	} else {
 		fmt.Fprintln(w, allDone(ws))
 	}
@@ -129,8 +129,8 @@ func nextTask(ws *workspace.Workspace, t *workspace.Task, w io.Writer) {
 // keepGoing says what to do while task t is not solved yet.
 func keepGoing(t *workspace.Task, passed, total int, w io.Writer) {
 	fmt.Fprintf(w, "\n%d of %d criteria pass.\n", passed, total)
-	fmt.Fprintf(w, "Next: edit %s (look for TODO(task%02d)), then run `go run ./scripts check %d` again.\n", edits(t), t.Number, t.Number)
-	fmt.Fprintf(w, "Stuck? `go run ./scripts hint %d` gives a first hint; the task's README.md explains the why.\n", t.Number)
+	fmt.Fprintf(w, "Next: edit %s (look for TODO(task%02d)), then run `go tool lab check %d` again.\n", edits(t), t.Number, t.Number)
+	fmt.Fprintf(w, "Stuck? `go tool lab hint %d` gives a first hint; the task's README.md explains the why.\n", t.Number)
 }
 
 // rerunCommand is the go test command that runs one criterion of the task

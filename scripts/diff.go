@@ -22,7 +22,7 @@ func diffTask(ctx context.Context, ws *workspace.Workspace, n, jobs int, w io.Wr
 	}
 	if !r.OK() {
 		fmt.Fprintf(w, "Task %d does not pass yet (%s), so its reference stays hidden.\n", n, r.summary())
-		fmt.Fprintf(w, "`go run ./scripts check %d` says what is left; `go run ./scripts hint %d` gives a hint.\n", n, n)
+		fmt.Fprintf(w, "`go tool lab check %d` says what is left; `go tool lab hint %d` gives a hint.\n", n, n)
 		return false, nil
 	}
 	sty := styleFor(os.Stdout)

@@ -12,3 +12,5 @@ require (
 )
 
 require golang.org/x/sys v0.13.0 // indirect
+
+tool gracefulshutdown.lab/scripts/cmd/lab

@@ -23,7 +23,7 @@ func hint(ws *workspace.Workspace, n, level int, w io.Writer) error {
 	}
 	fmt.Fprintf(w, "Task %d, hint %d of %d:\n\n%s\n", n, level, len(hints), indent(hints[level-1], "  "))
 	if level < len(hints) {
-		fmt.Fprintf(w, "\nStill stuck? `go run ./scripts hint %d --level %d`\n", n, level+1)
+		fmt.Fprintf(w, "\nStill stuck? `go tool lab hint %d --level %d`\n", n, level+1)
 	}
 	return nil
 }

@@ -52,11 +52,11 @@ func list(ctx context.Context, ws *workspace.Workspace, jobs int, w io.Writer) e
 			fmt.Fprintf(w, "  ✗  %2d  %-24s %s (%s)\n", t.Number, t.Dir, t.Title, r.summary())
 		}
 		if ok && len(r.drifts) > 0 {
-			fmt.Fprintf(w, "        (your copy of %s differs from the lab's: `go run ./scripts check %d` says more)\n", r.drifts[0].Rel, t.Number)
+			fmt.Fprintf(w, "        (your copy of %s differs from the lab's: `go tool lab check %d` says more)\n", r.drifts[0].Rel, t.Number)
 		}
 	}
 	if next != nil {
-		fmt.Fprintf(w, "\nNext: task %d, %s: `go run ./scripts check %d`\n", next.Number, next.Title, next.Number)
+		fmt.Fprintf(w, "\nNext: task %d, %s: `go tool lab check %d`\n", next.Number, next.Title, next.Number)
 	} else {
 		fmt.Fprintf(w, "\n%s\n", allDone(ws))
 	}

@@ -1,4 +1,4 @@
-// Command scripts is the lab tool: go run ./scripts <command>.
+// Command scripts is the lab tool: go tool lab <command>.
 package main
 
 import (
@@ -19,7 +19,7 @@ import (
 
 const usage = `Graceful Shutdown Lab
 
-usage: go run ./scripts <command> [arguments]
+usage: go tool lab <command> [arguments]
 
 For learners:
   prepare                      compile what every task's tests need, once, before a workshop
@@ -83,7 +83,7 @@ func lab(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ok, code, err := dispatch(ctx, args[0], args[1:], stdout, stderr)
 	switch {
 	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "lab: %v\nRun `go run ./scripts help` for the commands.\n", err)
+		fmt.Fprintf(stderr, "lab: %v\nRun `go tool lab help` for the commands.\n", err)
 		return 2
 	case err != nil:
 		fmt.Fprintf(stderr, "lab: %v\n", err)
@@ -204,10 +204,10 @@ func dispatch(ctx context.Context, cmd string, args []string, stdout, stderr io.
 		if err != nil {
 			return false, code, err
 		}
-		// The program's exit code is on run's last line. run itself exits
-		// 0 once it has run the program: were it to exit with the
-		// program's code, `go run` would print "exit status 1" after that
-		// line, and its own $? would still not be the program's.
+		// The program's exit code is on run's last line, with what it
+		// means. run itself exits 0 once it has run the program: its own
+		// codes (1 a check failed, 2 a usage error) would be mistaken for
+		// the program's.
 		_, err = runTask(ctx, ws, n, runOptions{solution: *solution, probes: *probes, flags: positional[1:]}, stdout, stderr)
 		return err == nil, code, err
 	case "grade":

@@ -16,11 +16,11 @@ import (
 // learners to run it beforehand, on their own network and time.
 func prepare(ctx context.Context, ws *workspace.Workspace, w io.Writer) error {
 	start := time.Now()
-	fmt.Fprintf(w, "lab: preparing every task's tests: modules downloaded and packages compiled once (on a cold 2-core machine a few minutes; run again, it takes a second)\n")
+	fmt.Fprintf(w, "lab: preparing every task's tests: modules downloaded and packages compiled once (about two minutes on a cold 2-core machine; run again, it takes a second)\n")
 	warmUp(ctx, ws, ws.Present(), os.Stderr)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "lab: ready in %s: `go run ./scripts check` starts in seconds now\n", time.Since(start).Round(time.Second))
+	fmt.Fprintf(w, "lab: ready in %s: `go tool lab check` starts in seconds now\n", time.Since(start).Round(time.Second))
 	return nil
 }

@@ -27,9 +27,8 @@ type runOptions struct {
 // runTask builds task n (or its reference) and runs it in the foreground
 // for a person at a terminal: Ctrl+C reaches the program itself, its events
 // are drawn one per line with the time since the signal, and the last line
-// says how the shutdown went and what the exit code means. (Through `go
-// run`, the shell's $? is the go command's, not the program's.) It returns
-// the program's exit code.
+// says how the shutdown went and what the exit code means (the shell's $?
+// is the lab tool's own). It returns the program's exit code.
 func runTask(ctx context.Context, ws *workspace.Workspace, n int, opts runOptions, stdout, stderr io.Writer) (int, error) {
 	t, bin, which, err := buildTask(ctx, ws, n, opts.solution, stderr)
 	if err != nil {

@@ -136,7 +136,7 @@ func prove(ctx context.Context, p proof, store string) verdict {
 	if err != nil {
 		return verdict{detail: err.Error(), elapsed: time.Since(start)}
 	}
-	inv := gotest.Invocation{Dir: p.task.Path, Overlay: overlayPath, Race: true, NoVet: true, TestTimeout: programTestTimeout, Limit: testLimit, Parallel: testParallel, Keep: store}
+	inv := gotest.Invocation{Dir: p.task.Path, Overlay: overlayPath, Race: p.task.Meta.RaceDetector(), NoVet: true, TestTimeout: programTestTimeout, Limit: testLimit, Parallel: testParallel, Keep: store}
 	if p.reverse || p.kind == "weak test" {
 		inv.Packages = p.task.Meta.TestPackages()
 	}
@@ -592,7 +592,7 @@ func judgeManifest(ws *workspace.Workspace, proofs []proof) verdict {
 		}
 	}
 	if len(stale) > 0 {
-		return verdict{detail: fmt.Sprintf("%s is out of date for %s: run `go run ./scripts manifest`", workspace.ManifestFile, strings.Join(stale, ", "))}
+		return verdict{detail: fmt.Sprintf("%s is out of date for %s: run `go tool lab manifest`", workspace.ManifestFile, strings.Join(stale, ", "))}
 	}
 	return verdict{ok: true, detail: fmt.Sprintf("records the lab's %d files", len(want))}
 }

@@ -324,7 +324,7 @@ func TestRequestsInFlightWhenDrainDelayEndsFinish(t *testing.T) {
 // looks safe. It is not: the Go memory model knows no such order.
 func TestReadinessFlagHasNoDataRace(t *testing.T) {
 	if !labtest.RaceDetectorOn() {
-		t.Skip("the race detector judges this criterion: run go test -race, as go run ./scripts check 5 does")
+		t.Skip("the race detector judges this criterion: run go test -race, as go tool lab check 5 does")
 	}
 	const (
 		probers = 4

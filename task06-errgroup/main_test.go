@@ -469,7 +469,7 @@ func TestIdleShutdownExitsPromptly(t *testing.T) {
 // memory, and nothing orders the two drains.
 func TestForcedCloseOnBothServersHasNoDataRace(t *testing.T) {
 	if !labtest.RaceDetectorOn() {
-		t.Skip("the race detector judges this criterion: run go test -race, as go run ./scripts check 6 does")
+		t.Skip("the race detector judges this criterion: run go test -race, as go tool lab check 6 does")
 	}
 	// Each slow request outlives the budget by far, so both servers hit the
 	// deadline, and both drains report it at once.

@@ -476,7 +476,7 @@ func TestSignalWithoutPreStopWaitsTheDrainDelay(t *testing.T) {
 // ordered after every earlier write to any descriptor, the log included.
 func TestPreStopStateHasNoDataRace(t *testing.T) {
 	if !labtest.RaceDetectorOn() {
-		t.Skip("the race detector judges this criterion: run go test -race, as go run ./scripts check 17 does")
+		t.Skip("the race detector judges this criterion: run go test -race, as go tool lab check 17 does")
 	}
 	// The detector sees a race only in the interleavings where nothing
 	// happens to order the two sides (a log line, a socket between them),

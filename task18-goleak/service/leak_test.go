@@ -28,7 +28,7 @@ import (
 //     connection the service left open, and the leak is gone before anyone
 //     looks;
 //   - each test must still pass on a service that leaks nothing
-//     (go run ./scripts check 18 runs them against one), and fail on each
+//     (go tool lab check 18 runs them against one), and fail on each
 //     of the leaky services in task.toml's catalogue.
 
 // TestIdleRun: the service starts, with its embedded quote service, its

@@ -95,7 +95,7 @@ func (ws *Workspace) WriteManifest(m Manifest) error {
 	var b strings.Builder
 	b.WriteString("# Every file of each task as the lab ships it, as git blob ids: the lab's own\n")
 	b.WriteString("# files, and the starters of the files a learner edits (marked starter).\n")
-	b.WriteString("# Made by `go run ./scripts manifest`; `verify` checks it is current.\n")
+	b.WriteString("# Made by `go tool lab manifest`; `verify` checks it is current.\n")
 	for _, path := range slices.Sorted(maps.Keys(m)) {
 		e := m[path]
 		if e.Starter {
