@@ -221,8 +221,11 @@ type display struct {
 	// zeroFrom is what zero is: "the signal", or "shutdown started" when
 	// the signal went straight to the program, or there was none.
 	zeroFrom string
-	evs      []events.Event
-	lastCode string // the probes' last answer, to show only changes
+	// interrupted: a Ctrl+C has come. Through `go tool`, which passes on
+	// every signal it gets, this tool hears each Ctrl+C twice.
+	interrupted bool
+	evs         []events.Event
+	lastCode    string // the probes' last answer, to show only changes
 	// crashed: the program printed a Go panic or a goroutine dump (a
 	// fatal error, SIGQUIT), after which it exits 2 whatever its own
 	// exit codes mean.
@@ -287,9 +290,10 @@ func (d *display) signalled(s os.Signal) {
 	if d.zero.IsZero() {
 		d.zero, d.zeroFrom = time.Now(), "the signal"
 	}
-	if s == os.Interrupt && d.style.on {
-		fmt.Fprintln(d.w)
+	if s == os.Interrupt && !d.interrupted && d.style.on {
+		fmt.Fprintln(d.w) // past the terminal's ^C
 	}
+	d.interrupted = d.interrupted || s == os.Interrupt
 }
 
 // finish prints the last line: how long the shutdown took, what it did,

@@ -17,14 +17,14 @@ type Progress func(done, total int, pkg string)
 
 // Warm compiles, once, every package that the tests under dirs need and
 // the build cache lacks, with the race detector if race: the standard
-// library's race build and the task's dependencies (SQLite's C-to-Go translation, the
-// OpenTelemetry SDK, Kubernetes' types...). One go command, using every
-// core, does it, so that the go test runs that fan out afterwards find it
-// all compiled instead of each compiling the same packages at the same
-// time. On a warm cache it only asks go list, and returns. It reports how
-// many packages it compiled.
+// library (its race build) and the task's dependencies (SQLite's C-to-Go
+// translation, the OpenTelemetry SDK, Kubernetes' types...). One go
+// command, using every core, does it, so that the go test runs that fan
+// out afterwards find it all compiled instead of each compiling the same
+// packages at the same time. On a warm cache it only asks go list, and
+// returns. It reports how many packages it compiled.
 func Warm(ctx context.Context, root string, dirs []string, race bool, progress Progress) (int, error) {
-	flags := []string{}
+	var flags []string
 	if race {
 		flags = append(flags, "-race")
 	}
