@@ -164,7 +164,7 @@ func TestPrepareLeavesNothingToCompile(t *testing.T) {
 	if !strings.Contains(out.String(), "lab: ready in") {
 		t.Errorf("prepare said %q; want it to say it is ready, and in how long", out.String())
 	}
-	stale, err := gotest.Warm(context.Background(), ws.Root, []string{ws.Tasks[0].Dir}, ws.Tasks[0].Meta.RaceDetector(), func(int, int, string) {})
+	stale, err := gotest.Warm(context.Background(), ws.Root, []string{ws.Tasks[0].Dir}, func(int, int, string) {})
 	if err != nil || stale != 0 {
 		t.Errorf("after prepare, a warm-up compiled %d packages (%v); want none", stale, err)
 	}

@@ -140,7 +140,7 @@ func testTask(ctx context.Context, ws *workspace.Workspace, n, jobs int) (*works
 // runWithFiles runs the tests of t's packages (none: all of them) with fs
 // swapped in.
 func runWithFiles(ctx context.Context, t *workspace.Task, fs overlay.Files, packages []string, cached bool, testTimeout time.Duration) (*gotest.Run, error) {
-	g := gotest.Invocation{Dir: t.Path, Race: t.Meta.RaceDetector(), Cached: cached, TestTimeout: testTimeout, Limit: testLimit, Parallel: testParallel, Packages: packages}
+	g := gotest.Invocation{Dir: t.Path, Race: true, Cached: cached, TestTimeout: testTimeout, Limit: testLimit, Parallel: testParallel, Packages: packages}
 	if len(fs) > 0 {
 		dir, err := os.MkdirTemp("", "lab-run-")
 		if err != nil {

@@ -19,29 +19,23 @@ const lineEvery = 5 * time.Second
 // warmUp compiles what the tests of tasks share, once, before their runs
 // start, and shows how far it is: one line redrawn in place on a terminal,
 // a line every few seconds elsewhere. On a warm cache it prints nothing.
-// Tasks with the race detector and tasks without it are compiled apart:
-// their packages are built twice over, with different flags.
 func warmUp(ctx context.Context, ws *workspace.Workspace, tasks []*workspace.Task, w io.Writer) {
-	dirs := map[bool][]string{}
+	var dirs []string
 	for _, t := range tasks {
-		race := t.Meta.RaceDetector()
-		dirs[race] = append(dirs[race], t.Dir)
+		dirs = append(dirs, t.Dir)
 	}
-	for _, race := range []bool{false, true} {
-		if len(dirs[race]) == 0 || ctx.Err() != nil {
-			continue
-		}
-		p := &progressLine{w: w, live: isTerminal(os.Stderr) && w == io.Writer(os.Stderr), race: race, start: time.Now()}
-		n, err := gotest.Warm(ctx, ws.Root, dirs[race], race, p.update)
-		p.finish(n, err)
+	if len(dirs) == 0 {
+		return
 	}
+	p := &progressLine{w: w, live: isTerminal(os.Stderr) && w == io.Writer(os.Stderr), start: time.Now()}
+	n, err := gotest.Warm(ctx, ws.Root, dirs, p.update)
+	p.finish(n, err)
 }
 
 // progressLine draws a warm-up's progress.
 type progressLine struct {
 	w     io.Writer
 	live  bool // redraw one line in place
-	race  bool // the packages are compiled with the race detector
 	start time.Time
 
 	mu        sync.Mutex
@@ -52,11 +46,7 @@ func (p *progressLine) update(done, total int, pkg string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if done == 0 {
-		how := ""
-		if p.race {
-			how = " with the race detector"
-		}
-		fmt.Fprintf(p.w, "lab: compiling %s%s, once; later runs reuse Go's build cache\n", packages(total), how)
+		fmt.Fprintf(p.w, "lab: compiling %s with the race detector, once; later runs reuse Go's build cache\n", packages(total))
 		p.lastPrint = time.Now()
 		return
 	}

@@ -136,7 +136,7 @@ func prove(ctx context.Context, p proof, store string) verdict {
 	if err != nil {
 		return verdict{detail: err.Error(), elapsed: time.Since(start)}
 	}
-	inv := gotest.Invocation{Dir: p.task.Path, Overlay: overlayPath, Race: p.task.Meta.RaceDetector(), NoVet: true, TestTimeout: programTestTimeout, Limit: testLimit, Parallel: testParallel, Keep: store}
+	inv := gotest.Invocation{Dir: p.task.Path, Overlay: overlayPath, Race: true, NoVet: true, TestTimeout: programTestTimeout, Limit: testLimit, Parallel: testParallel, Keep: store}
 	if p.reverse || p.kind == "weak test" {
 		inv.Packages = p.task.Meta.TestPackages()
 	}

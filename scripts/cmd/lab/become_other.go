@@ -14,6 +14,7 @@ import (
 // Unix signals.)
 func become(bin string, args []string) int {
 	cmd := exec.Command(bin, args...)
+	cmd.Env = toolEnv()
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	err := cmd.Run()
 	var exit *exec.ExitError

@@ -19,7 +19,7 @@ const speakAfter = time.Second
 // this is one quick look; otherwise it compiles what the build cache lacks,
 // and p hears of each module fetched and package compiled.
 func build(ctx context.Context, root, bin string, p *progress) error {
-	cmd := exec.CommandContext(ctx, "go", "build", "-v", "-o", bin, toolPackage)
+	cmd := exec.CommandContext(ctx, "go", "build", "-race", "-v", "-o", bin, toolPackage)
 	cmd.Dir = root
 	out, err := cmd.StderrPipe()
 	if err != nil {

@@ -45,13 +45,13 @@ func (p *progress) begin(ctx context.Context, root string) {
 		return
 	}
 	p.started, p.lastPrint = time.Now(), time.Now()
-	fmt.Fprintln(p.w, "lab: building the lab tool, once: modules fetched and packages compiled (some 15 s on a cold 2-core machine; later commands start at once)")
+	fmt.Fprintln(p.w, "lab: building the lab tool, once: its modules fetched, and its packages compiled with the race detector, as the tasks' tests will need them (some 25 s on a cold 2-core machine; later commands start at once)")
 	go p.count(ctx, root)
 }
 
 // count asks go list how many packages the build cache lacks.
 func (p *progress) count(ctx context.Context, root string) {
-	cmd := exec.CommandContext(ctx, "go", "list", "-e", "-deps", "-f", "{{if .Stale}}{{.ImportPath}}{{end}}", toolPackage)
+	cmd := exec.CommandContext(ctx, "go", "list", "-race", "-e", "-deps", "-f", "{{if .Stale}}{{.ImportPath}}{{end}}", toolPackage)
 	cmd.Dir = root
 	out, err := cmd.Output()
 	if err != nil {

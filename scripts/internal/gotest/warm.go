@@ -15,28 +15,23 @@ import (
 // the last one. It is called with done == 0 before the first.
 type Progress func(done, total int, pkg string)
 
-// Warm compiles, once, every package that the tests under dirs need and
-// the build cache lacks, with the race detector if race: the standard
-// library (its race build) and the task's dependencies (SQLite's C-to-Go
-// translation, the OpenTelemetry SDK, Kubernetes' types...). One go
-// command, using every core, does it, so that the go test runs that fan
-// out afterwards find it all compiled instead of each compiling the same
-// packages at the same time. On a warm cache it only asks go list, and
-// returns. It reports how many packages it compiled.
-func Warm(ctx context.Context, root string, dirs []string, race bool, progress Progress) (int, error) {
-	var flags []string
-	if race {
-		flags = append(flags, "-race")
-	}
-	stale, err := stalePackages(ctx, root, dirs, flags)
+// Warm compiles, with the race detector and once, every package that the
+// tests under dirs need and the build cache lacks: the standard library's
+// race build and the task's dependencies (SQLite's C-to-Go translation, the
+// OpenTelemetry SDK, Kubernetes' types...). One go command, using every
+// core, does it, so that the go test runs that fan out afterwards find it
+// all compiled instead of each compiling the same packages at the same
+// time. On a warm cache it only asks go list, and returns. It reports how
+// many packages it compiled.
+func Warm(ctx context.Context, root string, dirs []string, progress Progress) (int, error) {
+	stale, err := stalePackages(ctx, root, dirs)
 	if err != nil || len(stale) == 0 {
 		return 0, err
 	}
 	progress(0, len(stale), "")
 	// -o to the null device: compile and discard, even a single main
 	// package, which go build would otherwise write out as a binary.
-	args := append(append([]string{"build"}, flags...), "-v", "-o", os.DevNull)
-	cmd := exec.CommandContext(ctx, "go", append(args, stale...)...)
+	cmd := exec.CommandContext(ctx, "go", append([]string{"build", "-race", "-v", "-o", os.DevNull}, stale...)...)
 	cmd.Dir = root
 	cmd.Env = Env()
 	out, err := cmd.StderrPipe()
@@ -75,11 +70,11 @@ func Warm(ctx context.Context, root string, dirs []string, race bool, progress P
 
 // stalePackages lists, by import path, the packages that the tests under
 // dirs need and that the build cache does not have.
-func stalePackages(ctx context.Context, root string, dirs, flags []string) ([]string, error) {
+func stalePackages(ctx context.Context, root string, dirs []string) ([]string, error) {
 	// Not the tasks' main packages: each run compiles its own version of
 	// them anyway (a reference, a bug), and go test compiles them apart
 	// from go build, so they would seem stale every time.
-	args := append(append([]string{"list", "-e", "-deps", "-test"}, flags...), "-f", `{{if and .Stale (ne .Name "main")}}{{.ImportPath}}{{end}}`)
+	args := []string{"list", "-e", "-deps", "-test", "-race", "-f", `{{if and .Stale (ne .Name "main")}}{{.ImportPath}}{{end}}`}
 	for _, d := range dirs {
 		args = append(args, "./"+d+"/...")
 	}

@@ -57,12 +57,6 @@ type Meta struct {
 	// wrong answers, made by people who had not seen the catalogue.
 	RedTeam RedTeam `toml:"red_team"`
 	Demo    Demo    `toml:"demo"`
-	// Race false (race = false) runs the task's tests without the race
-	// detector: for a task whose lesson, catalogued bugs and likely wrong
-	// answers share no variable between goroutines, where the race build
-	// of the standard library would buy nothing but time (task 1, the
-	// first check on a cold machine). Unset, they run with it.
-	Race *bool `toml:"race"`
 }
 
 // RedTeam is the record of a red-team pass: how many wrong answers it
@@ -247,10 +241,6 @@ func (m *Meta) Bug(name string) (Bug, bool) {
 	}
 	return Bug{}, false
 }
-
-// RaceDetector reports whether the task's tests run with -race (the
-// default).
-func (m *Meta) RaceDetector() bool { return m.Race == nil || *m.Race }
 
 // GradesProgram reports whether the lab's tests grade the learner's program.
 func (m *Meta) GradesProgram() bool { return m.Kind != "test" }
