@@ -45,7 +45,7 @@ func (p *progress) begin(ctx context.Context, root string) {
 		return
 	}
 	p.started, p.lastPrint = time.Now(), time.Now()
-	fmt.Fprintln(p.w, "lab: building the lab tool, once: its modules fetched, and its packages compiled with the race detector, as the tasks' tests will need them (some 25 s on a cold 2-core machine; later commands start at once)")
+	fmt.Fprintln(p.w, "lab: building the lab tool, once, with the race detector that the tasks' tests use too (some 25 s on a cold 2-core machine; later commands start at once)")
 	go p.count(ctx, root)
 }
 
