@@ -199,8 +199,14 @@ func (p *Program) Transcript() string {
 		}
 	}
 	var b strings.Builder
+	logged := p.log.Text()
+	if strings.Contains(logged, raceWarning) {
+		// First, since a race report is long and a failure message may be
+		// shown cut: whatever the test saw, this is the bug to fix.
+		b.WriteString(raceHeadline)
+	}
 	b.WriteString("--- what the program logged (standard error) ---\n")
-	b.WriteString(p.log.Text())
+	b.WriteString(logged)
 	if out := p.out.String(); out != "" {
 		b.WriteString("--- standard output ---\n")
 		b.WriteString(out)
@@ -212,6 +218,14 @@ func (p *Program) Transcript() string {
 	}
 	return b.String()
 }
+
+// raceWarning starts each report of the race detector.
+const raceWarning = "WARNING: DATA RACE"
+
+// raceHeadline explains a race report to someone who has not read one.
+const raceHeadline = "--- the race detector found a data race, and exits 66 for it: two goroutines used one variable, " +
+	"at least one writing, with nothing ordering them. Its report below names both lines (\"Write at\", \"Previous read at\"). " +
+	"Hand the value over on a channel, or guard it with a sync.Mutex or a sync/atomic type ---\n"
 
 func describeExit(code int) string {
 	switch code {

@@ -46,3 +46,47 @@ func RaceDetectorOn() bool {
 	}
 	return false
 }
+
+// Goroutine is one goroutine of this process, as a stack dump shows it.
+type Goroutine struct {
+	ID uint64
+	// State is what it is doing or waiting in, as the dump's header says
+	// it, without how long: "running", "runnable", "chan send", "select",
+	// "sleep", "IO wait"...
+	State string
+	// Stack is its whole trace, header line included.
+	Stack string
+}
+
+// OtherGoroutines are every goroutine of this process but the caller's.
+func OtherGoroutines() []Goroutine {
+	buf := make([]byte, 1<<16)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	self := GoroutineID()
+	var all []Goroutine
+	for trace := range strings.SplitSeq(string(buf), "\n\n") {
+		// "goroutine 18 [chan receive, 2 minutes]:" (with GOTRACEBACK=system,
+		// "goroutine 18 gp=… m=… [chan receive]:")
+		header, _, _ := strings.Cut(trace, "\n")
+		fields := strings.Fields(header)
+		_, rest, ok := strings.Cut(header, "[")
+		if len(fields) < 2 || fields[0] != "goroutine" || !ok {
+			continue
+		}
+		id, err := strconv.ParseUint(fields[1], 10, 64)
+		if err != nil || id == self {
+			continue
+		}
+		state, _, _ := strings.Cut(rest, "]")
+		state, _, _ = strings.Cut(state, ",")
+		all = append(all, Goroutine{ID: id, State: state, Stack: trace})
+	}
+	return all
+}

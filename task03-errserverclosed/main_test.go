@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -246,12 +245,11 @@ func runThenReportBlockedSends() int {
 // goroutinesBlockedOnSend is the stack of each goroutine of this process
 // that is waiting to send on a channel.
 func goroutinesBlockedOnSend() []string {
-	buf := make([]byte, 1<<20)
-	buf = buf[:runtime.Stack(buf, true)]
 	var out []string
-	for g := range strings.SplitSeq(string(buf), "\n\n") {
-		if header, _, _ := strings.Cut(g, "\n"); strings.Contains(header, "[chan send") {
-			out = append(out, g)
+	for _, g := range labtest.OtherGoroutines() {
+		// "chan send", or "chan send (nil chan)"
+		if strings.HasPrefix(g.State, "chan send") {
+			out = append(out, g.Stack)
 		}
 	}
 	return out

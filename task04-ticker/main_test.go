@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -206,27 +205,11 @@ func (r *idleRun) stop(t *testing.T) {
 // caller's own. In an idle program there should be none: each waits in a
 // select, a channel receive or for network input.
 func busyGoroutines() []string {
-	buf := make([]byte, 1<<16)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	self, pkg := labtest.GoroutineID(), labtest.PackagePath(run)
+	pkg := labtest.PackagePath(run)
 	var busy []string
-	for g := range strings.SplitSeq(string(buf), "\n\n") {
-		header, _, _ := strings.Cut(g, "\n")
-		var id uint64
-		var state string
-		if _, err := fmt.Sscanf(header, "goroutine %d [%s", &id, &state); err != nil || id == self {
-			continue
-		}
-		state = strings.TrimRight(state, ",]:")
-		if (state == "running" || state == "runnable") && strings.Contains(g, "\n"+pkg+".") {
-			busy = append(busy, g)
+	for _, g := range labtest.OtherGoroutines() {
+		if (g.State == "running" || g.State == "runnable") && strings.Contains(g.Stack, "\n"+pkg+".") {
+			busy = append(busy, g.Stack)
 		}
 	}
 	return busy

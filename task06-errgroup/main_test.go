@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -527,14 +526,13 @@ func TestIdleProgramWaitsWithoutPolling(t *testing.T) {
 	defer poll.Stop()
 	deadline := time.After(time.Second)
 	for {
-		ours := goroutines(func(_, stack string) bool { return strings.Contains(stack, "\n"+labtest.PackagePath(run)+".") })
+		ours := goroutines(func(g labtest.Goroutine) bool { return strings.Contains(g.Stack, "\n"+labtest.PackagePath(run)+".") })
 		settled := true
 		var sleeping []string
 		for _, g := range ours {
-			state := goroutineState(g)
-			settled = settled && state != "running" && state != "runnable"
-			if strings.HasPrefix(state, "sleep") {
-				sleeping = append(sleeping, g)
+			settled = settled && g.State != "running" && g.State != "runnable"
+			if strings.HasPrefix(g.State, "sleep") {
+				sleeping = append(sleeping, g.Stack)
 			}
 		}
 		if settled && len(sleeping) == 0 {
@@ -555,17 +553,6 @@ func TestIdleProgramWaitsWithoutPolling(t *testing.T) {
 				inProcessTranscript(r.log))
 		}
 	}
-}
-
-// goroutineState is the state of a goroutine as its stack trace gives it,
-// the word in brackets on its first line ("select", "sleep", "IO wait",
-// "runnable", ...), without the time it has been in it.
-func goroutineState(stack string) string {
-	header, _, _ := strings.Cut(stack, "\n")
-	_, state, _ := strings.Cut(header, "[")
-	state, _, _ = strings.Cut(state, "]")
-	state, _, _ = strings.Cut(state, ",")
-	return state
 }
 
 // inProcessRun is run called in the test's own process on free ports, no
@@ -635,7 +622,7 @@ func (r *inProcessRun) wait(t *testing.T, within time.Duration) int {
 func waitForHandlers(t *testing.T) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for len(goroutines(func(_, stack string) bool { return strings.Contains(stack, "net/http.(*conn).serve") })) > 0 {
+	for len(goroutines(func(g labtest.Goroutine) bool { return strings.Contains(g.Stack, "net/http.(*conn).serve") })) > 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("a request handler of run was still running 10s after run returned; want every handler to end.")
 		}
@@ -643,27 +630,12 @@ func waitForHandlers(t *testing.T) {
 	}
 }
 
-// goroutines is the stack of every goroutine, other than the caller's, whose
-// state (see goroutineState) and stack match accepts.
-func goroutines(match func(state, stack string) bool) []string {
-	buf := make([]byte, 1<<16)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	self := labtest.GoroutineID()
-	var found []string
-	for g := range strings.SplitSeq(string(buf), "\n\n") {
-		header, _, _ := strings.Cut(g, "\n")
-		var id uint64
-		if _, err := fmt.Sscanf(header, "goroutine %d [", &id); err != nil || id == self {
-			continue
-		}
-		if match(goroutineState(g), g) {
+// goroutines are the goroutines, other than the caller's, that match
+// accepts.
+func goroutines(match func(labtest.Goroutine) bool) []labtest.Goroutine {
+	var found []labtest.Goroutine
+	for _, g := range labtest.OtherGoroutines() {
+		if match(g) {
 			found = append(found, g)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"testing"
@@ -296,7 +295,7 @@ func TestHandlersWithinTheCapPassThrough(t *testing.T) {
 // so does the program they start); the program keeps serving and exits 0.
 func TestLateWritesAreDiscarded(t *testing.T) {
 	t.Parallel()
-	if !raceEnabled() {
+	if !labtest.RaceDetectorOn() {
 		t.Log("built without -race: a data race in the program cannot be seen. Run go test -race (the lab tool does).")
 	}
 	// The handler's second write comes 500ms after the cap: soon enough to
@@ -388,19 +387,4 @@ func TestBadFlagsExitTwo(t *testing.T) {
 		{"-addr", "8080"},
 		{"-log-format", "xml"},
 	})
-}
-
-// raceEnabled reports whether this test binary, and so the program it
-// starts, was built with the race detector.
-func raceEnabled() bool {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range info.Settings {
-		if s.Key == "-race" {
-			return s.Value == "true"
-		}
-	}
-	return false
 }
